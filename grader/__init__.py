@@ -1,0 +1,1 @@
+"""Autograder for student implementations of neural-network layers."""

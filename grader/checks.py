@@ -1,0 +1,257 @@
+"""Judge what a submission produced against Table 1 and the test vectors, one rubric row at a time.
+
+Everything here runs in the parent on plain arrays re-created from bytes."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from grader import messages
+from grader.compare import compare
+from grader.diagnose import Diagnosis, diagnose, diagnose_problem, precision_warning
+from grader.rubric import Check, Rubric, resolve_shape, shape_words
+from grader.runner import INIT, CaseRun, Observed
+from grader.sandbox.protocol import Value
+from grader.vectors import CaseVectors
+
+HIDDEN_NOTE = "Hidden check: expected values are not shown."
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one check on one case."""
+    ok: bool
+    message: str = ""
+    ran: bool = True                 # False: the code could not be run to produce the value
+    details: str = ""                # e.g. the student's traceback
+    diagnosis: Diagnosis | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One rubric row, judged."""
+    id: str
+    title: str
+    kind: str
+    visibility: str
+    score: float
+    max_score: float
+    passed: int
+    total: int
+    status: str                      # passed | failed | error
+    messages: tuple[str, ...] = ()
+    hints: tuple[str, ...] = ()
+    mistakes: tuple[str, ...] = ()
+    details: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CheckResult":
+        fields = dict(data)
+        for key in ("messages", "hints", "mistakes"):
+            fields[key] = tuple(fields.get(key, ()))
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a check needs besides its own row."""
+    rubric: Rubric
+    runs: dict[str, CaseRun]
+    vectors: dict[str, CaseVectors]
+
+
+def evaluate(check: Check, ctx: Context) -> CheckResult:
+    """Run one check over its cases and aggregate into a scored row."""
+    judge = JUDGES[check.kind]
+    verdicts = [(name, judge(check, ctx, name)) for name in check.cases]
+    return aggregate(check, ctx.rubric, verdicts)
+
+
+def aggregate(check: Check, rubric: Rubric, verdicts: list[tuple[str, Verdict]]) -> CheckResult:
+    """Score = points x fraction of cases passed; one message for the first failing case."""
+    passed = sum(v.ok for _, v in verdicts)
+    total = len(verdicts)
+    failing = [(n, v) for n, v in verdicts if not v.ok]
+    hidden = check.visibility == "hidden"
+    msgs, hints, mistakes, details = [], [], [], ""
+    if failing:
+        name, first = failing[0]
+        others = [n for n, _ in failing[1:]]
+        if hidden:
+            msgs.append(f"{HIDDEN_NOTE} Failed {len(failing)} of {total} hidden case(s).")
+            if not first.ran:  # say no more: an exception message may quote hidden inputs
+                msgs.append("Your code raised an error or did not finish on a hidden case.")
+        else:
+            case = rubric.case(name)
+            dims = ", ".join(f"{k}={v}" for k, v in case.dims)
+            also = f" (also fails on: {', '.join(others)})" if others else ""
+            msgs.append(f"case {name} ({dims}): {first.message}{also}")
+            details = first.details
+        seen = set()
+        for _, v in failing:
+            d = v.diagnosis
+            if d and d.mistake not in seen:
+                seen.add(d.mistake)
+                mistakes.append(d.mistake)
+                hints.append(d.text)
+    status = "passed" if not failing else ("error" if all(not v.ran for _, v in failing)
+                                           else "failed")
+    score = round(check.points * passed / total, 4) if total else 0.0
+    return CheckResult(check.id, check.title, check.kind, check.visibility, score, check.points,
+                       passed, total, status, tuple(msgs), tuple(hints), tuple(mistakes), details)
+
+
+# --- what an observation is -------------------------------------------------------------------
+
+def _unusable(obs: Observed | None, name: str, ctx: Context, stage: str) -> Verdict | None:
+    """A Verdict when there is no usable array to judge, else None."""
+    if obs is None:
+        return Verdict(False, f"{name} was not produced", ran=False)
+    if obs.problem is not None:
+        p = obs.problem
+        diagnosis = diagnose_problem(ctx, p)
+        return Verdict(False, messages.problem(p, obs.stage, ctx.rubric), ran=False,
+                       details=p.traceback, diagnosis=diagnosis)
+    v = obs.value
+    returned = name in (ctx.rubric.layer.forward.output, ctx.rubric.layer.backward.output)
+    what = f"{stage} returned" if returned else f"after {stage}, self.{name} is"
+    if v.kind == "missing":
+        return Verdict(False, f"{stage} does not set self.{name}: not implemented yet?")
+    if v.kind == "none":
+        return Verdict(False, f"{what} None: not implemented yet?")
+    if v.kind in ("sequence", "other"):
+        return Verdict(False, f"{what} {v.describe()}; it should be a numpy array "
+                              f"(use numpy operations, or np.array(...)).")
+    return None
+
+
+def _expected_shape(ctx: Context, name: str, case: str) -> tuple[int, ...]:
+    return resolve_shape(ctx.rubric.shape_of(name), ctx.rubric.case(case).dim_map)
+
+
+def _shape_message(ctx: Context, name: str, case: str, got: tuple[int, ...]) -> str:
+    symbols = ctx.rubric.shape_of(name)
+    want = _expected_shape(ctx, name, case)
+    return f"{name} should be {shape_words(symbols)} = {want}, got {got}"
+
+
+def _who(ctx: Context, name: str) -> str:
+    """The call that produces ``name``, as written in messages: 'forward()' or '__init__'."""
+    produced = ctx.rubric.layer.produced_by(name)
+    return f"{produced}()" if produced else "__init__"
+
+
+# --- judges -----------------------------------------------------------------------------------
+
+def judge_init(check: Check, ctx: Context, case: str) -> Verdict:
+    """Parameters right after __init__: Table 1 shape, then the init rule."""
+    name = check.targets[0]
+    obs = ctx.runs[case].observed.get(INIT + name)
+    bad = _unusable(obs, name, ctx, "__init__")
+    if bad:
+        return bad
+    arr = obs.value.array
+    want = _expected_shape(ctx, name, case)
+    if arr.shape != want:
+        msg = _shape_message(ctx, name, case, arr.shape) + " right after __init__"
+        return Verdict(False, msg, diagnosis=diagnose(ctx, check, case, name, arr, want=want))
+    rule = ctx.rubric.init_rule(name)
+    if rule.kind == "zeros" and (arr.dtype.kind not in "biufc" or np.any(arr != 0)):
+        nonzero = int(np.count_nonzero(arr)) if arr.dtype.kind in "biufc" else arr.size
+        return Verdict(False, f"{name} should be all zeros after __init__, "
+                              f"but {nonzero} of {arr.size} values are not",
+                       diagnosis=diagnose(ctx, check, case, name, arr, want=want))
+    return Verdict(True)
+
+
+def judge_shape(check: Check, ctx: Context, case: str) -> Verdict:
+    """A returned or stored quantity has its Table 1 shape."""
+    name = check.targets[0]
+    obs = ctx.runs[case].observed.get(name)
+    bad = _unusable(obs, name, ctx, _who(ctx, name))
+    if bad:
+        return bad
+    arr = obs.value.array
+    want = _expected_shape(ctx, name, case)
+    if arr.shape == want:
+        return Verdict(True)
+    return Verdict(False, _shape_message(ctx, name, case, arr.shape),
+                   diagnosis=diagnose(ctx, check, case, name, arr, want=want))
+
+
+def judge_values(check: Check, ctx: Context, case: str) -> Verdict:
+    """A returned or stored quantity matches the reference within the rubric's tolerance."""
+    name = check.targets[0]
+    obs = ctx.runs[case].observed.get(name)
+    bad = _unusable(obs, name, ctx, _who(ctx, name))
+    if bad:
+        return bad
+    got, expected = obs.value.array, ctx.vectors[case].expected[name]
+    note = ""
+    if got.shape != expected.shape:
+        if got.size == expected.size and _squeezed(got.shape) == _squeezed(expected.shape):
+            note = f" (compared after reshaping {got.shape} to {expected.shape})"
+            got = got.reshape(expected.shape)
+        else:
+            return Verdict(False, f"values not compared: {_shape_message(ctx, name, case, got.shape)}",
+                           diagnosis=diagnose(ctx, check, case, name, obs.value.array,
+                                              expected=expected))
+    result = compare(got, expected, check.atol, check.rtol)
+    if result.ok:
+        return Verdict(True, note)
+    text = result.summary(name, reveal=check.visibility == "public")
+    equation = ctx.rubric.equation(name)
+    if equation:
+        text += f". Expected {equation}"
+    return Verdict(False, text + note, diagnosis=diagnose(ctx, check, case, name, got,
+                                                          expected=expected))
+
+
+def judge_stored(check: Check, ctx: Context, case: str) -> Verdict:
+    """Attributes a call must leave on the layer hold what they should."""
+    problems = []
+    for name in check.targets:
+        obs = ctx.runs[case].observed.get(name)
+        bad = _unusable(obs, name, ctx, _who(ctx, name))
+        if bad:
+            if not bad.ran:
+                return bad
+            problems.append(bad.message)
+            continue
+        got, expected = obs.value.array, ctx.vectors[case].expected[name]
+        if expected.shape == () and (got.shape != () or got != expected):
+            problems.append(f"self.{name} should be {_scalar_words(ctx, name, case)}, "
+                            f"got {_brief(obs.value)}")
+        elif expected.shape != () and (got.shape != expected.shape
+                                       or not compare(got, expected, check.atol, check.rtol).ok):
+            problems.append(f"self.{name} does not hold what it should "
+                            f"({shape_words(ctx.rubric.shape_of(name))} = {expected.shape}, "
+                            f"the value {name} passed to {_who(ctx, name)}; got {_brief(obs.value)})")
+    if problems:
+        return Verdict(False, "; ".join(problems))
+    return Verdict(True)
+
+
+def _scalar_words(ctx: Context, name: str, case: str) -> str:
+    dims = ctx.rubric.case(case).dim_map
+    expected = ctx.vectors[case].expected[name]
+    symbol = name if name in dims else "it"
+    return f"{symbol} = {expected.item()}"
+
+
+def _brief(v: Value) -> str:
+    if v.kind == "array" and v.array.shape == ():
+        return repr(v.array.item())
+    return v.describe()
+
+
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(s for s in shape if s != 1)
+
+
+JUDGES = {"init": judge_init, "shape": judge_shape, "values": judge_values,
+          "stored": judge_stored}

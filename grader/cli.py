@@ -1,0 +1,149 @@
+"""Command line: a thin layer over each verb's function."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grader.errors import GraderError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one verb; 0 on success, 2 on a grader or configuration error."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GraderError as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m grader",
+                                description="Grade student implementations of neural-network layers.")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    g = sub.add_parser("grade", help="grade one submission (a folder, .zip, .tar or .tar.gz)")
+    g.add_argument("submission", type=Path)
+    g.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
+    g.add_argument("--json", metavar="FILE", help="write Gradescope results.json ('-' = stdout)")
+    g.add_argument("--html", metavar="FILE", help="write an HTML report")
+    g.add_argument("--autolab", action="store_true",
+                   help="print an Autolab scores line as the last line of output")
+    g.add_argument("--quiet", action="store_true", help="do not print the terminal report")
+    g.set_defaults(func=cmd_grade)
+
+    v = sub.add_parser("vectors", help="run the reference and write the test vectors")
+    v.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
+    v.set_defaults(func=cmd_vectors)
+
+    h = sub.add_parser("handout", help="regenerate the student skeleton and the student archive")
+    h.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
+    h.add_argument("--out", type=Path, default=Path("handout"), help="skeleton folder")
+    h.add_argument("--archive", type=Path, default=Path("dist/handout.tar.gz"))
+    h.set_defaults(func=cmd_handout)
+
+    r = sub.add_parser("rubric", help="validate a rubric file")
+    r.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
+    r.set_defaults(func=cmd_rubric)
+    return p
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    """Grade one submission and print / write its report."""
+    from grader.output import Outputs, Renderer, emit
+
+    renderer = Renderer() if not args.quiet or args.html or args.json else None
+    report, rub = None, None
+    try:
+        from grader.sandbox.client import Zygote
+
+        zygote = Zygote()  # before anything secret is loaded into this process
+        try:
+            report, rub = _grade_one(args, zygote)
+        finally:
+            zygote.close()
+    finally:
+        if renderer is not None and report is None:
+            renderer.cancel()
+    from grader import render
+
+    outputs = Outputs(not args.quiet, render.use_colour(sys.stdout), args.html, args.json,
+                      args.autolab, rub.gradescope_hidden_visibility)
+    if renderer is not None:
+        renderer.finish(report, outputs)
+    else:
+        emit(report, outputs)
+    return 0
+
+
+def _grade_one(args: argparse.Namespace, zygote):
+    from grader import archive, rubric, vectors
+
+    rub = rubric.load(args.rubric)
+    vecs = vectors.load(rub)
+    if archive.is_archive(args.submission):
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="grader-") as scratch:
+            return _grade_path(args.submission, rub, vecs, zygote, Path(scratch)), rub
+    return _grade_path(args.submission, rub, vecs, zygote, None), rub
+
+
+def _grade_path(path: Path, rub, vecs, zygote, scratch: Path | None):
+    from grader import archive
+    from grader.grade import grade
+    from grader.report import rejected
+
+    name = archive.student_id(path)
+    if archive.is_archive(path):
+        try:
+            archive.extract(path, scratch / "submission")
+        except archive.UnsafeArchive as exc:
+            return _rejected(rub, name, str(exc))
+        path = scratch / "submission"
+    elif not path.is_dir():
+        raise GraderError(f"{path}: no such folder or archive")
+    root = archive.locate_root(path.resolve(), rub.layer.file)
+    return grade(root, rub, vecs, zygote, name=name)
+
+
+def _rejected(rub, name: str, reason: str):
+    from grader.checks import CheckResult
+    from grader.report import rejected
+
+    blank = tuple(CheckResult(c.id, c.title, c.kind, c.visibility, 0.0, c.points, 0,
+                              len(c.cases), "error") for c in rub.checks)
+    return rejected(rub.assignment, name, reason, blank)
+
+
+def cmd_vectors(args: argparse.Namespace) -> int:
+    """Regenerate the test vectors from the reference."""
+    from grader import rubric, vectors
+
+    rub = rubric.load(args.rubric)
+    for path in vectors.generate(rub):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_handout(args: argparse.Namespace) -> int:
+    """Regenerate handout/ from reference/ and build the student archive."""
+    from grader import handout, rubric
+
+    rub = rubric.load(args.rubric)
+    for path in handout.generate(rub, args.out):
+        print(f"wrote {path}")
+    print(f"wrote {handout.build_archive(rub, args.out, args.archive)}")
+    return 0
+
+
+def cmd_rubric(args: argparse.Namespace) -> int:
+    """Validate a rubric and summarise it."""
+    from grader import rubric
+
+    rub = rubric.load(args.rubric)
+    hidden = sum(c.points for c in rub.checks if c.visibility == "hidden")
+    print(f"{args.rubric}: ok — {len(rub.cases)} cases, {len(rub.checks)} checks, "
+          f"{rub.max_score:g} points ({hidden:g} hidden)")
+    return 0

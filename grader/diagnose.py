@@ -1,0 +1,205 @@
+"""Name the likely mistake behind a wrong array.
+
+Two sources: generic transforms of the expected array (transpose, lost axis, sum over an axis,
+a constant factor, lower precision), and the stored outputs of wrong variants of the reference
+(``mistake.<id>.<name>`` in the vectors), written by ``make vectors``. The texts are data: built-in
+defaults below, overridable per mistake in the rubric. Hidden checks never get numbers.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from grader.compare import as_float
+from grader.rubric import shape_words
+
+if TYPE_CHECKING:
+    from grader.checks import Context
+    from grader.rubric import Check
+    from grader.sandbox.client import Problem
+
+VARIANT = "mistake."
+
+DEFAULT_HINTS = {
+    "transposed": "{name} is transposed: Table 1 says {name} is {shape}. "
+                  "Check the order of the operands{eq}.",
+    "keepdims": "{name} lost an axis: it must be {shape} = {want}, not {got_shape}. "
+                "Keep the axis (keepdims=True, or reshape to {want}).",
+    "not_summed": "{name} is not summed over the batch: add up the contributions of the N "
+                  "samples{eq}.",
+    "batch_mean": "{name} is divided by the batch size N: this layer sums over the batch{eq}, "
+                  "it does not average.",
+    "batch_sum": "{name} is N times too large: this layer averages over the batch{eq}.",
+    "sign_flipped": "{name} has the wrong sign: look for a stray minus{eq}.",
+    "scaled": "{name} is off by a constant factor{alpha}: remove the extra factor{eq}.",
+    "wrong_dtype": "{name} is {dtype}, not float64: do not cast to lower precision "
+                   "(e.g. astype(np.float32)); the rounding error is what makes values differ.",
+    "not_zero_init": "{name} must start as zeros in __init__ (np.zeros with shape {shape}); "
+                     "it {how}.",
+    "input_mutated": "your code changed its input {input} in place (e.g. `{input} -= ...` or "
+                     "`{input} *= ...`): compute into a new array instead.",
+    "W_not_transposed": "a matrix product has operands whose shapes do not line up: check every "
+                        "operand against Table 1; a weight used where its transpose belongs is "
+                        "the usual cause.",
+    "wrong_shape": "{name} should be {shape} = {want}, got {got_shape}: check each operand "
+                   "against Table 1.",
+}
+
+_MATMUL = re.compile(r"matmul|shapes .* not aligned|could not be broadcast|mismatch in its core")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A named mistake and the sentence that tells the student how to fix it."""
+    mistake: str
+    text: str
+
+
+def hint(ctx: "Context", mistake: str, hidden: bool = False, **fields: object) -> Diagnosis:
+    """Fill in the rubric's (or the default) text for ``mistake``."""
+    template = ctx.rubric.hints.get(mistake) or DEFAULT_HINTS.get(mistake) or "{name}: " + mistake
+    values = {"eq": "", "alpha": "", "shape": "", "want": "", "got_shape": "", "dtype": "",
+              "how": "", "input": "", "name": ""}
+    values.update({k: v for k, v in fields.items() if v is not None})
+    if hidden:
+        values["alpha"] = ""
+    return Diagnosis(mistake, template.format(**values))
+
+
+def diagnose(ctx: "Context", check: "Check", case: str, name: str, got: np.ndarray,
+             expected: np.ndarray | None = None, want: tuple[int, ...] | None = None
+             ) -> Diagnosis | None:
+    """The known mistake that best explains ``got``, or None."""
+    rubric = ctx.rubric
+    hidden = check.visibility == "hidden"
+    eq = rubric.equation(name)
+    base = {"name": name, "shape": shape_words(rubric.shape_of(name)),
+            "eq": f" ({eq})" if eq else "", "got_shape": got.shape}
+    if expected is None:  # init: judged against a rule, not a stored value
+        return _init_mistake(ctx, name, got, want, base, hidden)
+    base["want"] = expected.shape
+    g = as_float(got)
+    if g is None:
+        return None
+    for mistake, variant in _variants(ctx, case, name):
+        if variant.shape == g.shape and _close(g, variant):
+            return hint(ctx, mistake, hidden, **base)
+    if g.shape != expected.shape:
+        return _shape_mistake(ctx, g, expected, base, hidden)
+    mutated = _mutated_inputs(ctx, case)
+    if mutated:
+        return hint(ctx, "input_mutated", hidden, input=mutated[0], **base)
+    scaled = _scale_mistake(ctx, case, g, expected, base, hidden)
+    if scaled:
+        return scaled
+    if got.dtype.kind == "f" and got.dtype.itemsize < 8 and _close(g, expected, rtol=1e-3,
+                                                                    atol=1e-4):
+        return hint(ctx, "wrong_dtype", hidden, dtype=str(got.dtype), **base)
+    return None
+
+
+def precision_warning(ctx: "Context", check: "Check", name: str, got: np.ndarray,
+                      expected: np.ndarray) -> Diagnosis | None:
+    """A lower-precision float that still passed the tolerance is still a mistake to name."""
+    if got.dtype.kind == "f" and got.dtype.itemsize < expected.dtype.itemsize:
+        return hint(ctx, "wrong_dtype", check.visibility == "hidden", name=name,
+                    dtype=str(got.dtype))
+    return None
+
+
+def diagnose_problem(ctx: "Context", problem: "Problem") -> Diagnosis | None:
+    """Name the mistake behind an exception, where the exception itself says it."""
+    if problem.kind == "exception" and problem.type == "ValueError" and _MATMUL.search(
+            problem.message):
+        return hint(ctx, "W_not_transposed")
+    return None
+
+
+def _variants(ctx: "Context", case: str, name: str) -> list[tuple[str, np.ndarray]]:
+    expected = ctx.vectors[case].expected
+    out = []
+    for mistake in ctx.rubric.mistakes:
+        arr = expected.get(f"{VARIANT}{mistake}.{name}")
+        if arr is not None:
+            out.append((mistake, arr.astype(np.float64)))
+    return out
+
+
+def _shape_mistake(ctx: "Context", g: np.ndarray, e: np.ndarray, base: dict,
+                   hidden: bool) -> Diagnosis:
+    if g.ndim == 2 and g.shape == e.shape[::-1]:
+        return hint(ctx, "transposed", hidden, **base)
+    if g.size == e.size and _squeeze(g.shape) == _squeeze(e.shape):
+        return hint(ctx, "keepdims", hidden, **base)
+    for axis in range(g.ndim):
+        summed = g.sum(axis=axis)
+        for candidate in (summed, summed.T):
+            if candidate.size == e.size and _squeeze(candidate.shape) == _squeeze(e.shape) \
+                    and _close(candidate.reshape(e.shape), e):
+                return hint(ctx, "not_summed", hidden, **base)
+    return hint(ctx, "wrong_shape", hidden, **base)
+
+
+def _scale_mistake(ctx: "Context", case: str, g: np.ndarray, e: np.ndarray, base: dict,
+                   hidden: bool) -> Diagnosis | None:
+    denom = float(np.vdot(e, e))
+    if denom == 0 or not np.all(np.isfinite(g)):
+        return None
+    alpha = float(np.vdot(g, e)) / denom
+    if alpha == 0 or not _close(g, alpha * e, rtol=1e-5):
+        return None
+    n = ctx.rubric.case(case).dim_map.get("N")
+    if np.isclose(alpha, -1.0):
+        return hint(ctx, "sign_flipped", hidden, **base)
+    if n and np.isclose(alpha, 1.0 / n):
+        return hint(ctx, "batch_mean", hidden, **base)
+    if n and np.isclose(alpha, float(n)):
+        return hint(ctx, "batch_sum", hidden, **base)
+    return hint(ctx, "scaled", hidden, alpha=f" ({alpha:.4g}x)", **base)
+
+
+def _init_mistake(ctx: "Context", name: str, got: np.ndarray, want: tuple[int, ...] | None,
+                  base: dict, hidden: bool) -> Diagnosis | None:
+    base["want"] = want
+    if want is not None and got.shape != want:
+        if got.ndim == 2 and got.shape == tuple(want)[::-1]:
+            return hint(ctx, "transposed", hidden, **base)
+        if got.size == int(np.prod(want)) and _squeeze(got.shape) == _squeeze(tuple(want)):
+            return hint(ctx, "keepdims", hidden, **base)
+        return hint(ctx, "wrong_shape", hidden, **base)
+    g = as_float(got)
+    if g is not None and np.any(g != 0):
+        if np.unique(g).size == 1:
+            how = f"is filled with {g.flat[0]:g}"
+        else:
+            how = f"looks random (mean {g.mean():.3g}, std {g.std():.3g})"
+        return hint(ctx, "not_zero_init", hidden, how=how, **base)
+    return None
+
+
+def _mutated_inputs(ctx: "Context", case: str) -> list[str]:
+    """Inputs that the student's code changed in place during this case."""
+    from grader.runner import ECHO
+
+    run = ctx.runs[case]
+    out = []
+    for key, obs in run.observed.items():
+        if key.startswith(ECHO) and obs.value is not None and obs.value.array is not None:
+            name = key.rsplit(".", 1)[1]
+            before = run.inputs.get(name)
+            after = obs.value.array
+            if before is not None and (after.shape != before.shape or not np.array_equal(
+                    after, before)):
+                out.append(name)
+    return out
+
+
+def _squeeze(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(s for s in shape if s != 1)
+
+
+def _close(a: np.ndarray, b: np.ndarray, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))

@@ -1,0 +1,71 @@
+"""Sentences for students: what happened when their code ran, in words they can act on."""
+from __future__ import annotations
+
+import signal
+
+from grader.rubric import Rubric
+from grader.sandbox.client import Problem
+
+STAGE_WORDS = {"import": "importing your module", "construct": "the constructor",
+               "set": "setting the parameters", "init": "__init__"}
+
+
+def stage_words(stage: str) -> str:
+    return STAGE_WORDS.get(stage, f"{stage}()")
+
+
+def problem(p: Problem, stage: str, rubric: Rubric) -> str:
+    """Why a step produced nothing, as one or two sentences (no traceback)."""
+    what = stage_words(stage)
+    if p.kind == "timeout":
+        return f"{what} did not finish in time ({p.message}): an infinite loop, or far too slow."
+    if p.kind == "corrupt":
+        return f"{what} interfered with the grader's channel ({p.message})."
+    if p.kind == "died":
+        return f"the process running your code stopped during {what}: {_exit_words(p.exit_code)}."
+    if stage == "import":
+        return _import_problem(p, rubric)
+    if stage == "construct" and p.type == "TypeError":
+        layer = rubric.layer
+        return (f"{layer.cls}(...) raised TypeError: {p.message}. The grader constructs the layer "
+                f"as {layer.cls}({', '.join(layer.constructor)}).")
+    if p.type == "MemoryError":
+        return f"{what} ran out of memory (limit {rubric.limits.memory_mb} MB)."
+    if p.type == "SystemExit":
+        return f"{what} called sys.exit({p.message}): never exit from a layer."
+    where = f" ({p.where})" if p.where else ""
+    return f"{what} raised {p.type}: {p.message}{where}".rstrip() + ("" if p.message.endswith(
+        ".") else ".")
+
+
+def _import_problem(p: Problem, rubric: Rubric) -> str:
+    layer = rubric.layer
+    parts = layer.module.split(".")
+    own = {".".join(parts[:i + 1]) for i in range(len(parts))}
+    if p.type == "ModuleNotFoundError" and p.name in own:
+        return f"{layer.file} was not found in your submission (could not import {p.name})."
+    if p.type == "ModuleNotFoundError":
+        return f"your code imports {p.name!r}, which is not available to the grader."
+    if p.type in ("SyntaxError", "IndentationError", "TabError"):
+        line = f": {p.line.strip()}" if p.line.strip() else ""
+        return f"{p.type} in {p.where or layer.file} ({p.message}){line}"
+    if p.type == "LookupError":
+        return f"{p.message}: {layer.file} must define class {layer.cls}."
+    where = f" ({p.where})" if p.where else ""
+    return f"importing {layer.module} raised {p.type}: {p.message}{where}"
+
+
+def _exit_words(code: int | None) -> str:
+    if code is None:
+        return "it exited"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        if name == "SIGKILL":
+            return "it was killed (SIGKILL: too much memory or CPU time, or your code killed it)"
+        if name == "SIGXCPU":
+            return "it used up its CPU time limit"
+        return f"it was killed by {name} (a crash)"
+    return f"your code ended it with exit code {code} (os._exit or a crash)"

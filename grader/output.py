@@ -1,0 +1,85 @@
+"""Write a report in every format asked for, optionally from a process forked at start-up.
+
+Importing Jinja and loading templates costs about as much as grading itself; a renderer forked
+before numpy is imported does that on the other core while the grader works, then waits for the
+report. If it fails, the grader renders in-process: the output is the same either way."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What to produce for one report."""
+    terminal: bool = True
+    colour: bool = False
+    html: str | None = None
+    json: str | None = None
+    autolab: bool = False
+    hidden_visibility: str = "after_published"
+
+
+def emit(report, outputs: Outputs) -> None:
+    """Render and write every requested output."""
+    from grader import render
+
+    if outputs.terminal:
+        sys.stdout.write(render.terminal(report, colour=outputs.colour))
+    if outputs.html:
+        render.write_text(outputs.html, render.html(report))
+    if outputs.json:
+        data = render.gradescope(report, outputs.hidden_visibility)
+        render.write_text(outputs.json, json.dumps(data, indent=2) + "\n")
+    if outputs.autolab:
+        sys.stdout.write(render.autolab(report) + "\n")
+    sys.stdout.flush()
+
+
+class Renderer:
+    """A forked process that preloads the templates, then renders the report it is sent."""
+
+    def __init__(self) -> None:
+        read_fd, self.write_fd = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self.write_fd)
+            code = 1
+            try:
+                code = _serve(read_fd)
+            finally:
+                os._exit(code)
+        os.close(read_fd)
+
+    def finish(self, report, outputs: Outputs) -> None:
+        """Hand the report over and wait; render here if the renderer did not succeed."""
+        payload = json.dumps({"report": report.to_dict(), "outputs": outputs.__dict__}).encode()
+        try:
+            with os.fdopen(self.write_fd, "wb") as pipe:
+                pipe.write(payload)
+        except OSError:
+            pass
+        _, status = os.waitpid(self.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            emit(report, outputs)
+
+    def cancel(self) -> None:
+        """Stop the renderer without output (grading failed before there was a report)."""
+        os.close(self.write_fd)
+        os.waitpid(self.pid, 0)
+
+
+def _serve(read_fd: int) -> int:
+    from grader import render
+    from grader.report import Report
+
+    render.environment(False).get_template("terminal.txt.j2")
+    with os.fdopen(read_fd, "rb") as pipe:
+        data = pipe.read()
+    if not data:
+        return 0
+    message = json.loads(data)
+    emit(Report.from_dict(message["report"]), Outputs(**message["outputs"]))
+    return 0

@@ -1,0 +1,396 @@
+"""The assignment as data: load rubric.yaml once, validate it up front, return frozen dataclasses."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from grader.errors import GraderError
+from grader.schema import Reader
+
+CHECK_KINDS = ("init", "shape", "values", "stored",
+               "gradcheck", "mutation", "repeatable", "linearity")
+CONSISTENCY_KINDS = ("gradcheck", "mutation", "repeatable", "linearity")
+VISIBILITIES = ("public", "hidden")
+SCALAR = "scalar"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One method of the layer: what it takes, returns and must store on the layer."""
+    method: str
+    inputs: tuple[str, ...]
+    output: str
+    stores: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Where the student's class lives and how it is driven."""
+    file: str
+    module: str
+    cls: str
+    constructor: tuple[str, ...]
+    constructor_kwargs: tuple[tuple[str, Any], ...]
+    params: tuple[str, ...]
+    forward: Call
+    backward: Call
+
+    def produced_by(self, name: str) -> str | None:
+        """'forward' or 'backward' if that call returns or stores ``name``."""
+        for stage in (self.forward, self.backward):
+            if name == stage.output or name in stage.stores:
+                return stage.method
+        return None
+
+
+@dataclass(frozen=True)
+class InitRule:
+    """How a parameter must look after __init__: zeros, or drawn from a normal distribution."""
+    kind: str                     # zeros | normal | any
+    mean: str = "0"
+    std: str = "1"
+    dims: tuple[tuple[str, int], ...] = ()   # the (large) layer the statistics are measured on
+
+
+@dataclass(frozen=True)
+class Case:
+    """One fixed-seed test case."""
+    name: str
+    dims: tuple[tuple[str, int], ...]
+    seed: int
+    visibility: str
+
+    @property
+    def dim_map(self) -> dict[str, int]:
+        return dict(self.dims)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rubric row."""
+    id: str
+    kind: str
+    targets: tuple[str, ...]
+    points: float
+    title: str
+    cases: tuple[str, ...]
+    visibility: str
+    atol: float
+    rtol: float
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-process limits for the child that runs student code."""
+    call_seconds: float = 3.0
+    import_seconds: float = 5.0
+    memory_mb: int = 1024
+    output_kb: int = 64
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """A validated assignment description."""
+    path: Path
+    assignment: str
+    vectors_dir: Path
+    reference_dir: Path | None
+    layer: Layer
+    table1: tuple[tuple[str, tuple[str | int, ...] | None], ...]
+    init: tuple[tuple[str, InitRule], ...]
+    equations: tuple[tuple[str, str], ...]
+    limits: Limits
+    cases: tuple[Case, ...]
+    checks: tuple[Check, ...]
+    mistakes: tuple[str, ...] = ()
+    mistakes_module: str = "mistakes"
+    hint_texts: tuple[tuple[str, str], ...] = ()
+    gradescope_hidden_visibility: str = "after_published"
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def hints(self) -> dict[str, str]:
+        """Feedback texts that override the built-in ones, by mistake id."""
+        return dict(self.hint_texts)
+
+    def shape_of(self, name: str) -> tuple[str | int, ...] | None:
+        """The Table 1 shape of ``name`` in symbols (None for a scalar)."""
+        return dict(self.table1)[name]
+
+    def init_rule(self, name: str) -> InitRule:
+        return dict(self.init).get(name, InitRule("any"))
+
+    def equation(self, name: str) -> str:
+        return dict(self.equations).get(name, "")
+
+    def case(self, name: str) -> Case:
+        return next(c for c in self.cases if c.name == name)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    def fingerprint(self, visibility: str) -> str:
+        """A hash of what the vectors of one visibility depend on (the layer and those cases)."""
+        basis = {"layer": self.raw.get("layer"), "table1": self.raw.get("table1"),
+                 "cases": [[c.name, [list(d) for d in c.dims], c.seed]
+                           for c in self.cases if c.visibility == visibility],
+                 "mistakes": [self.mistakes_module, list(self.mistakes)]}
+        return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
+
+    def public_only(self) -> "Rubric":
+        """The same rubric without hidden cases and checks (what students receive)."""
+        return replace(self, cases=tuple(c for c in self.cases if c.visibility == "public"),
+                       checks=tuple(c for c in self.checks if c.visibility == "public"))
+
+
+def resolve_shape(symbols: tuple[str | int, ...] | None, dims: dict[str, int]) -> tuple[int, ...]:
+    """Turn a symbolic Table 1 shape into numbers for one case (a scalar is ())."""
+    if symbols is None:
+        return ()
+    return tuple(s if isinstance(s, int) else dims[s] for s in symbols)
+
+
+def shape_words(symbols: tuple[str | int, ...] | None) -> str:
+    """Render a symbolic shape the way Table 1 writes it: ``C_out x 1``."""
+    if symbols is None:
+        return "a scalar"
+    return " x ".join(str(s) for s in symbols)
+
+
+def load(path: str | Path) -> Rubric:
+    """Load and validate a rubric file; any problem raises GraderError naming file and key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GraderError(f"cannot read rubric {path}: {exc.strerror or exc}") from None
+    from grader import cache
+
+    key = "rubric-" + hashlib.sha256(text.encode()).hexdigest() + ".json"
+    data = cache.read_json(key)
+    if data is None:  # parse the YAML only when this exact text has not been seen before
+        data = _parse_yaml(text, path)
+        if _json_safe(data):
+            cache.write_json(key, data)
+    return parse(data, path)
+
+
+def _json_safe(data: Any) -> bool:
+    """True if JSON gives back exactly ``data`` (YAML allows int keys, dates, sets...)."""
+    try:
+        return json.loads(json.dumps(data)) == data
+    except (TypeError, ValueError):
+        return False
+
+
+def _parse_yaml(text: str, path: Path) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~20x faster
+    try:
+        data = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        raise GraderError(f"{path}: not valid YAML: {exc}") from None
+    return data
+
+
+def parse(data: Any, path: Path) -> Rubric:
+    """Validate an already-parsed rubric mapping."""
+    top = Reader(data, "", path)
+    top.allow("assignment", "vectors", "reference", "layer", "table1", "init", "equations",
+              "tolerance", "limits", "cases", "checks", "mistakes", "hints", "gradescope")
+    layer = _layer(top.child("layer"))
+    table1 = _table1(top.child("table1"))
+    names = {n for n, _ in table1}
+    needed = set(layer.params) | {layer.forward.output, layer.backward.output}
+    needed |= set(layer.forward.inputs + layer.backward.inputs)
+    needed |= set(layer.forward.stores + layer.backward.stores)
+    missing = sorted(needed - names)
+    if missing:
+        top.fail(f"{missing[0]!r} is used by the layer but has no shape in table1", "table1")
+    symbols = {s for _, shp in table1 for s in (shp or ()) if isinstance(s, str)}
+    symbols |= set(layer.constructor)
+    cases = _cases(top, symbols)
+    tol = top.child("tolerance", {})
+    tol.allow("atol", "rtol")
+    atol, rtol = tol.get("atol", float, 1e-8), tol.get("rtol", float, 1e-6)
+    init = _init(top.child("init", {}), layer, path)
+    equations = top.child("equations", {})
+    for key in equations.data:
+        equations.get(key, str)
+    lim = top.child("limits", {})
+    lim.allow("call_seconds", "import_seconds", "memory_mb", "output_kb")
+    limits = Limits(lim.get("call_seconds", float, 3.0), lim.get("import_seconds", float, 5.0),
+                    lim.get("memory_mb", int, 1024), lim.get("output_kb", int, 64))
+    mistakes = top.child("mistakes", {})
+    mistakes.allow("module", "variants")
+    hints = top.child("hints", {})
+    for key in hints.data:
+        hints.get(key, str)
+    gs = top.child("gradescope", {})
+    gs.allow("hidden_visibility")
+    hidden_vis = gs.get("hidden_visibility", str, "after_published")
+    if hidden_vis not in ("visible", "hidden", "after_due_date", "after_published"):
+        gs.fail(f"must be visible, hidden, after_due_date or after_published, not {hidden_vis!r}",
+                "hidden_visibility")
+    rubric = Rubric(
+        path=path, assignment=top.get("assignment", str),
+        vectors_dir=(path.parent / top.get("vectors", str, "vectors")),
+        reference_dir=(path.parent / top.get("reference", str)) if "reference" in top.data else None,
+        layer=layer, table1=tuple(table1), init=init,
+        equations=tuple((k, v) for k, v in equations.data.items()), limits=limits,
+        cases=cases, checks=(), mistakes=mistakes.names("variants", ()),
+        mistakes_module=mistakes.get("module", str, "mistakes"),
+        hint_texts=tuple(hints.data.items()),
+        gradescope_hidden_visibility=hidden_vis, raw=data)
+    return replace(rubric, checks=_checks(top, rubric, atol, rtol))
+
+
+def _call(r: Reader) -> Call:
+    r.allow("method", "inputs", "output", "stores")
+    return Call(r.get("method", str), r.names("inputs"), r.get("output", str), r.names("stores", ()))
+
+
+def _layer(r: Reader) -> Layer:
+    r.allow("file", "module", "class", "constructor", "constructor_kwargs", "params",
+            "forward", "backward")
+    module = r.get("module", str)
+    kwargs = r.child("constructor_kwargs", {})
+    for key in kwargs.data:
+        kwargs.get(key, (str, int, float, bool, type(None)))
+    return Layer(file=r.get("file", str, module.replace(".", "/") + ".py"), module=module,
+                 cls=r.get("class", str), constructor=r.names("constructor"),
+                 constructor_kwargs=tuple(kwargs.data.items()), params=r.names("params", ()),
+                 forward=_call(r.child("forward")), backward=_call(r.child("backward")))
+
+
+def _table1(r: Reader) -> list[tuple[str, tuple[str | int, ...] | None]]:
+    out = []
+    for name in r.data:
+        value = r.get(name, (list, str))
+        if value == SCALAR:
+            out.append((name, None))
+        elif isinstance(value, list) and value and all(
+                isinstance(s, (str, int)) and not isinstance(s, bool) for s in value):
+            out.append((name, tuple(value)))
+        else:
+            r.fail("expected a list of dimension symbols such as [N, C_in], or 'scalar'", name)
+    return out
+
+
+def _init(r: Reader, layer: Layer, path: Path) -> tuple[tuple[str, InitRule], ...]:
+    rules = []
+    for name in r.data:
+        if name not in layer.params:
+            r.fail(f"{name!r} is not one of the layer's params {list(layer.params)}", name)
+        value = r.get(name, (str, dict))
+        if isinstance(value, str):
+            if value not in ("zeros", "any"):
+                r.fail("expected zeros, any, or a mapping {normal: {mean, std, dims}}", name)
+            rules.append((name, InitRule(value)))
+            continue
+        sub = r.child(name)
+        sub.allow("normal")
+        normal = sub.child("normal")
+        normal.allow("mean", "std", "dims")
+        dims = normal.child("dims")
+        rules.append((name, InitRule("normal", str(normal.get("mean", (str, int, float), "0")),
+                                     str(normal.get("std", (str, int, float))),
+                                     tuple((k, dims.get(k, int)) for k in dims.data))))
+    return tuple(rules)
+
+
+def _cases(top: Reader, symbols: set[str]) -> tuple[Case, ...]:
+    items = top.get("cases", list)
+    if not items:
+        top.fail("needs at least one case", "cases")
+    cases, seen = [], set()
+    for i, item in enumerate(items):
+        r = Reader(item, f"cases[{i}]", top.path)
+        r.allow("name", "dims", "seed", "visibility", "allow_degenerate")
+        name = r.get("name", str)
+        if name in seen:
+            r.fail(f"duplicate case name {name!r}", "name")
+        seen.add(name)
+        dims = r.child("dims")
+        values = {k: dims.get(k, int) for k in dims.data}
+        missing = sorted(symbols - set(values))
+        if missing:
+            dims.fail(f"no value for dimension {missing[0]!r}")
+        if not r.get("allow_degenerate", bool, False):
+            if any(v <= 1 for v in values.values()) or len(set(values.values())) < len(values):
+                dims.fail("dimensions must be distinct and > 1 so that mistakes cannot hide "
+                          "(set allow_degenerate: true to override)")
+        vis = r.get("visibility", str, "public")
+        if vis not in VISIBILITIES:
+            r.fail(f"must be public or hidden, not {vis!r}", "visibility")
+        cases.append(Case(name, tuple(values.items()), r.get("seed", int), vis))
+    return tuple(cases)
+
+
+def _checks(top: Reader, rubric: Rubric, atol: float, rtol: float) -> tuple[Check, ...]:
+    layer, names = rubric.layer, dict(rubric.table1)
+    checks, seen = [], set()
+    for i, item in enumerate(top.get("checks", list)):
+        r = Reader(item, f"checks[{i}]", top.path)
+        r.allow("id", "kind", "target", "points", "title", "cases", "visibility", "atol", "rtol")
+        cid = r.get("id", str)
+        if cid in seen:
+            r.fail(f"duplicate check id {cid!r}", "id")
+        seen.add(cid)
+        kind = r.get("kind", str)
+        if kind not in CHECK_KINDS:
+            r.fail(f"unknown kind {kind!r} (one of {', '.join(CHECK_KINDS)})", "kind")
+        targets = r.names("target", ())
+        _check_targets(r, kind, targets, layer, names)
+        points = r.get("points", float)
+        if points < 0:
+            r.fail("must not be negative", "points")
+        cases = _select_cases(r, rubric.cases)
+        hidden = any(rubric.case(c).visibility == "hidden" for c in cases)
+        vis = r.get("visibility", str, "hidden" if hidden else "public")
+        if vis not in VISIBILITIES or (hidden and vis == "public"):
+            r.fail("must be public or hidden (hidden when it uses hidden cases)", "visibility")
+        checks.append(Check(cid, kind, targets, points, r.get("title", str, cid), cases, vis,
+                            r.get("atol", float, atol), r.get("rtol", float, rtol)))
+    if not checks:
+        top.fail("needs at least one check", "checks")
+    return tuple(checks)
+
+
+def _check_targets(r: Reader, kind: str, targets: tuple[str, ...], layer: Layer,
+                   names: dict) -> None:
+    if kind in CONSISTENCY_KINDS:
+        return
+    if not targets:
+        r.fail(f"a {kind} check needs a target", "target")
+    for t in targets:
+        if t not in names:
+            r.fail(f"{t!r} has no shape in table1", "target")
+        if kind == "init" and t not in layer.params:
+            r.fail(f"{t!r} is not one of the layer's params {list(layer.params)}", "target")
+        if kind in ("shape", "values", "stored") and layer.produced_by(t) is None:
+            r.fail(f"{t!r} is neither returned nor stored by forward/backward", "target")
+
+
+def _select_cases(r: Reader, cases: tuple[Case, ...]) -> tuple[str, ...]:
+    value = r.get("cases", (str, list), "public")
+    if value in ("public", "hidden"):
+        chosen = tuple(c.name for c in cases if c.visibility == value)
+    elif value == "all":
+        chosen = tuple(c.name for c in cases)
+    elif isinstance(value, list):
+        known = {c.name for c in cases}
+        for v in value:
+            if v not in known:
+                r.fail(f"unknown case {v!r}", "cases")
+        chosen = tuple(value)
+    else:
+        r.fail("expected public, hidden, all, or a list of case names", "cases")
+    if not chosen:
+        r.fail(f"selects no case ({value!r})", "cases")
+    return chosen

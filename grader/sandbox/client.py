@@ -1,0 +1,209 @@
+"""Parent side of the sandbox: start the fork server, spawn children, talk to them with deadlines."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from grader.sandbox import protocol
+from grader.sandbox.protocol import Value
+
+MAX_REPLY_BYTES = 256 << 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a request produced no value: the student's exception, or the child's fate."""
+    kind: str                # exception | timeout | died | corrupt
+    type: str = ""
+    message: str = ""
+    where: str = ""
+    traceback: str = ""
+    line: str = ""
+    name: str | None = None  # for ImportError: the module that was not found
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to one request: values, or a problem; plus what the student printed."""
+    values: tuple[Value, ...] = ()
+    echo: tuple[Value, ...] = ()
+    problem: Problem | None = None
+    output: str = ""
+    output_dropped: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+class Zygote:
+    """Handle on the fork server. Start it before anything secret is loaded in this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._start(fork=threading.active_count() == 1)
+
+    def _start(self, fork: bool) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        if fork:
+            pid = os.fork()
+            if pid == 0:
+                ours.close()
+                from grader.sandbox import zygote
+                zygote.serve(theirs)
+            self.process = None
+        else:  # a fresh interpreter: clean by construction, whatever this process holds
+            import subprocess
+
+            home = str(Path(__file__).resolve().parents[2])
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+                [home] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], env=env, cwd=home)
+            pid = self.process.pid
+        theirs.close()
+        self.pid, self.sock = pid, ours
+
+    def _ask(self, msg: dict, want_fds: int = 0) -> tuple[dict, list[int]]:
+        with self._lock:
+            for attempt in (0, 1):
+                try:
+                    self.sock.send(json.dumps(msg).encode())
+                    data, fds, _, _ = socket.recv_fds(self.sock, 65536, want_fds)
+                    if data:
+                        return json.loads(data), fds
+                except OSError:
+                    pass
+                if attempt == 0:  # the fork server died (a student killed it): start a clean one
+                    self._reap_self()
+                    self._start(fork=False)
+            raise OSError("the sandbox fork server does not answer")
+
+    def _reap_self(self) -> None:
+        self.sock.close()
+        try:
+            os.kill(self.pid, 9)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+    def spawn(self, root: Path, limits: dict, uid: int | None = None) -> "Child":
+        """Fork a sandboxed child that will import student code from ``root``."""
+        reply, fds = self._ask({"op": "spawn", "root": str(root), "limits": limits, "uid": uid},
+                               want_fds=2)
+        return Child(self, reply["pid"], fds[0], fds[1])
+
+    def reap(self, pid: int) -> int | None:
+        """Kill a child with its process group and return its exit code (-N: signal N)."""
+        reply, _ = self._ask({"op": "reap", "pid": pid})
+        return reply.get("status")
+
+    def close(self) -> None:
+        self.sock.close()
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+@dataclass
+class Child:
+    """One sandboxed process and its channel."""
+    zygote: Zygote
+    pid: int
+    req_fd: int
+    resp_fd: int
+    dead: Problem | None = None
+    reader: protocol.FrameReader = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reader = protocol.FrameReader(self.resp_fd, MAX_REPLY_BYTES)
+        fcntl.fcntl(self.req_fd, fcntl.F_SETFL, fcntl.fcntl(self.req_fd, fcntl.F_GETFL)
+                    | os.O_NONBLOCK)
+
+    def ready(self, timeout: float) -> Reply:
+        """Wait for the child's greeting."""
+        return self._receive(time.monotonic() + timeout, timeout)
+
+    def request(self, header: dict, arrays: list[np.ndarray] = (), timeout: float = 3.0) -> Reply:
+        """Send one request and wait at most ``timeout`` seconds for its reply."""
+        if self.dead:
+            return Reply(problem=self.dead)
+        deadline = time.monotonic() + timeout
+        data = memoryview(protocol.encode_frame(header, list(arrays)))
+        while data:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [self.req_fd], [], left)[1]:
+                return self._fail(Problem("timeout", message=f"no answer within {timeout:g} s"))
+            try:
+                data = data[os.write(self.req_fd, data[:65536]):]
+            except BrokenPipeError:
+                return self._died()
+        return self._receive(deadline, timeout)
+
+    def _receive(self, deadline: float, timeout: float) -> Reply:
+        try:
+            header, arrays = self.reader.read(deadline)
+        except protocol.ChannelTimeout:
+            return self._fail(Problem("timeout", message=f"no answer within {timeout:g} s"))
+        except protocol.ChannelClosed:
+            return self._died()
+        except protocol.ChannelCorrupt as exc:
+            return self._fail(Problem("corrupt", message=str(exc)))
+        try:
+            return _reply(header, arrays)
+        except protocol.ChannelCorrupt as exc:
+            return self._fail(Problem("corrupt", message=str(exc)))
+
+    def _died(self) -> Reply:
+        code = self.close()
+        return self._fail(Problem("died", exit_code=code))
+
+    def _fail(self, problem: Problem) -> Reply:
+        self.close()
+        self.dead = problem
+        return Reply(problem=problem)
+
+    def close(self) -> int | None:
+        """Kill the child (and its group) if still alive; return its exit code."""
+        if self.req_fd < 0:
+            return None
+        for fd in (self.req_fd, self.resp_fd):
+            os.close(fd)
+        self.req_fd = self.resp_fd = -1
+        return self.zygote.reap(self.pid)
+
+
+def _reply(header: dict, arrays: list[np.ndarray]) -> Reply:
+    out = str(header.get("out", ""))
+    dropped = int(header.get("out_dropped", 0) or 0)
+    if not header.get("ok"):
+        err = header.get("error") or {}
+        if not isinstance(err, dict):
+            raise protocol.ChannelCorrupt("error is not a mapping")
+        return Reply(problem=Problem(
+            "exception", str(err.get("type", "Exception"))[:80], str(err.get("message", ""))[:1000],
+            str(err.get("where", ""))[:200], str(err.get("traceback", ""))[:4000],
+            str(err.get("line", ""))[:200], err.get("name") if isinstance(err.get("name"), str)
+            else None), output=out, output_dropped=dropped)
+    values, index = [], 0
+    for entry in header.get("values", []):
+        value, index = protocol.decode_value(entry, arrays, index)
+        values.append(value)
+    echo = []
+    for entry in header.get("echo", []):
+        value, index = protocol.decode_value(entry, arrays, index)
+        echo.append(value)
+    return Reply(tuple(values), tuple(echo), None, out, dropped)

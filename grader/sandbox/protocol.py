@@ -1,0 +1,177 @@
+"""The only channel to student code: framed JSON headers followed by .npy arrays.
+
+A frame is a 4-byte big-endian header length, a UTF-8 JSON header with an ``arrays`` count,
+then for each array an 8-byte length and the bytes ``np.save`` writes. Nothing is pickled,
+and the reader bounds every length, so a child cannot make the parent run its objects or
+exhaust its memory.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import select
+import struct
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+MAX_HEADER = 1 << 20
+
+
+class ChannelClosed(Exception):
+    """The other end closed the channel (for a child: it died or exited)."""
+
+
+class ChannelTimeout(Exception):
+    """No complete frame arrived before the deadline."""
+
+
+class ChannelCorrupt(Exception):
+    """The bytes received are not a valid frame."""
+
+
+def encode_frame(header: dict, arrays: list[np.ndarray] = ()) -> bytes:
+    """Serialise one frame."""
+    header = dict(header, arrays=len(arrays))
+    head = json.dumps(header, allow_nan=True).encode()
+    parts = [struct.pack(">I", len(head)), head]
+    for arr in arrays:
+        buf = io.BytesIO()
+        np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+        data = buf.getvalue()
+        parts += [struct.pack(">Q", len(data)), data]
+    return b"".join(parts)
+
+
+def write_frame(fd: int, header: dict, arrays: list[np.ndarray] = ()) -> None:
+    """Write one whole frame to a file descriptor."""
+    data = memoryview(encode_frame(header, arrays))
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def decode_array(data: bytes) -> np.ndarray:
+    """Re-create an array from .npy bytes, refusing object arrays."""
+    try:
+        arr = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ChannelCorrupt(f"bad array bytes: {exc}") from None
+    return arr
+
+
+class FrameReader:
+    """Reads frames from a file descriptor with a deadline and a size bound."""
+
+    def __init__(self, fd: int, max_bytes: int) -> None:
+        self.fd = fd
+        self.max_bytes = max_bytes
+        self.buf = bytearray()
+
+    def _fill(self, n: int, deadline: float | None) -> None:
+        while len(self.buf) < n:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ChannelTimeout()
+                ready, _, _ = select.select([self.fd], [], [], left)
+                if not ready:
+                    raise ChannelTimeout()
+            chunk = os.read(self.fd, max(65536, n - len(self.buf)))
+            if not chunk:
+                raise ChannelClosed()
+            self.buf += chunk
+
+    def _take(self, n: int, deadline: float | None) -> bytes:
+        if n > self.max_bytes:
+            raise ChannelCorrupt(f"frame part of {n} bytes exceeds the limit of {self.max_bytes}")
+        self._fill(n, deadline)
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        return data
+
+    def read(self, deadline: float | None = None) -> tuple[dict, list[np.ndarray]]:
+        """Read one frame; raises ChannelClosed, ChannelTimeout or ChannelCorrupt."""
+        (size,) = struct.unpack(">I", self._take(4, deadline))
+        if size > MAX_HEADER:
+            raise ChannelCorrupt(f"header of {size} bytes")
+        try:
+            header = json.loads(self._take(size, deadline))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ChannelCorrupt(f"header is not JSON: {exc}") from None
+        if not isinstance(header, dict) or not isinstance(header.get("arrays"), int):
+            raise ChannelCorrupt("header is not a mapping with an array count")
+        arrays = []
+        for _ in range(header["arrays"]):
+            (length,) = struct.unpack(">Q", self._take(8, deadline))
+            arrays.append(decode_array(self._take(length, deadline)))
+        return header, arrays
+
+
+@dataclass(frozen=True)
+class Value:
+    """What a child reported for one attribute or return value, re-created in the parent."""
+    kind: str                  # array | number | none | sequence | other | missing
+    type_name: str = ""
+    array: np.ndarray | None = None
+    text: str = ""
+
+    def describe(self) -> str:
+        """A short description a student recognises: 'None', 'a list', 'a float64 array'."""
+        if self.kind == "missing":
+            return "not set"
+        if self.kind == "none":
+            return "None"
+        if self.kind == "array":
+            return f"a {self.array.dtype} array of shape {self.array.shape}"
+        if self.kind == "number":
+            return f"a Python {self.type_name} ({self.text})"
+        if self.kind == "sequence":
+            return f"a {self.type_name}"
+        return f"a {self.type_name} object"
+
+
+def encode_value(value: Any) -> tuple[dict, list[np.ndarray]]:
+    """Child side: describe any Python object as a header entry plus arrays."""
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        return {"kind": "array", "type": type(value).__name__}, [np.asarray(value)]
+    if isinstance(value, np.generic) and not isinstance(value, np.object_):
+        return {"kind": "array", "type": type(value).__name__}, [np.asarray(value)]
+    if value is None:
+        return {"kind": "none", "type": "NoneType"}, []
+    if isinstance(value, (bool, int, float)):
+        return {"kind": "number", "type": type(value).__name__, "text": repr(value)[:100]}, \
+            [np.asarray(value, dtype=float if isinstance(value, float) else np.int64)
+             if abs(value) < 2 ** 62 else np.asarray(float(value))]
+    if isinstance(value, (list, tuple)):
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError, OverflowError):
+            return {"kind": "other", "type": type(value).__name__, "text": _safe_repr(value)}, []
+        return {"kind": "sequence", "type": type(value).__name__}, [arr]
+    return {"kind": "other", "type": type(value).__name__, "text": _safe_repr(value)}, []
+
+
+def decode_value(entry: Any, arrays: list[np.ndarray], index: int) -> tuple[Value, int]:
+    """Parent side: rebuild a Value from a header entry; returns it and the next array index."""
+    if not isinstance(entry, dict):
+        raise ChannelCorrupt("value entry is not a mapping")
+    kind = entry.get("kind")
+    type_name, text = str(entry.get("type", ""))[:80], str(entry.get("text", ""))[:200]
+    if kind in ("array", "number", "sequence"):
+        if index >= len(arrays):
+            raise ChannelCorrupt("value refers to a missing array")
+        return Value(kind, type_name, arrays[index], text), index + 1
+    if kind in ("none", "other", "missing"):
+        return Value(kind, type_name, None, text), index
+    raise ChannelCorrupt(f"unknown value kind {kind!r}")
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)[:200]
+    except Exception as exc:  # a student's __repr__ may raise anything
+        return f"<unprintable: {type(exc).__name__}>"

@@ -1,0 +1,211 @@
+"""The child that runs student code. It does only what it is asked, one request at a time:
+import the module, construct the layer, set or get an attribute, call a method. It never
+receives expected values, the rubric or paths to them."""
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import resource
+import signal
+import sys
+import traceback
+from typing import Any, NoReturn
+
+from grader.sandbox import protocol
+
+REQ_FD, RESP_FD = 3, 4
+
+
+class Capture(io.TextIOBase):
+    """Stands in for sys.stdout/sys.stderr: keeps the first ``cap`` characters, counts the rest."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.parts, self.size, self.dropped = cap, [], 0, 0
+
+    def write(self, s: Any) -> int:
+        s = str(s)
+        room = self.cap - self.size
+        if room > 0:
+            kept = s[:room]
+            self.parts.append(kept)
+            self.size += len(kept)
+            self.dropped += len(s) - len(kept)
+        else:
+            self.dropped += len(s)
+        return len(s)
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def take(self) -> tuple[str, int]:
+        text, dropped = "".join(self.parts), self.dropped
+        self.parts, self.size, self.dropped = [], 0, 0
+        return text, dropped
+
+
+def run(req_fd: int, resp_fd: int, root: str, limits: dict, uid: int | None) -> NoReturn:
+    """Set the process up as a sandbox and serve requests until the parent closes the channel."""
+    _isolate_fds(req_fd, resp_fd)
+    try:
+        os.setsid()  # own process group (killed as one) and no controlling terminal
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+        _set_limits(limits, dedicated_user=uid is not None)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails, not the process
+        os.chdir(root)
+        sys.path[:] = [root] + [p for p in sys.path if p and not p.startswith(_grader_home())]
+        capture = Capture(int(limits.get("output_kb", 64)) * 1024)
+        sys.stdout = sys.stderr = capture
+        sys.stdin = io.StringIO()
+    except Exception as exc:  # report set-up failures instead of dying silently
+        protocol.write_frame(RESP_FD, {"ok": False, "error": {
+            "type": type(exc).__name__, "message": f"sandbox set-up failed: {exc}"}})
+        os._exit(70)
+    protocol.write_frame(RESP_FD, {"ok": True, "ready": True})
+    state = {"root": os.path.realpath(root)}
+    reader = protocol.FrameReader(REQ_FD, 1 << 30)
+    while True:
+        try:
+            header, arrays = reader.read()
+        except protocol.ChannelClosed:
+            os._exit(0)
+        head, out_arrays = _handle(header, arrays, state)
+        text, dropped = capture.take()
+        head.update(out=text, out_dropped=dropped)
+        protocol.write_frame(RESP_FD, head, out_arrays)
+
+
+def _grader_home() -> str:
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _isolate_fds(req_fd: int, resp_fd: int) -> None:
+    os.dup2(req_fd, REQ_FD)
+    os.dup2(resp_fd, RESP_FD)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(RESP_FD + 1, 1 << 16)
+
+
+def _set_limits(limits: dict, dedicated_user: bool) -> None:
+    page = os.sysconf("SC_PAGE_SIZE")
+    with open("/proc/self/statm") as f:
+        current = int(f.read().split()[0]) * page
+    budget = current + int(limits.get("memory_mb", 1024)) * (1 << 20)
+    settings = [(resource.RLIMIT_AS, budget), (resource.RLIMIT_CORE, 0),
+                (resource.RLIMIT_FSIZE, 1 << 20),
+                (resource.RLIMIT_CPU, int(limits.get("cpu_seconds", 60)))]
+    if dedicated_user:
+        settings.append((resource.RLIMIT_NPROC, 1))  # no forking as the sandbox user
+    for which, value in settings:
+        soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value if which != resource.RLIMIT_CPU else value + 1))
+
+
+def _handle(header: dict, arrays: list, state: dict) -> tuple[dict, list]:
+    op = header.get("op")
+    try:
+        if op == "import":
+            return _ok(_import(header, state))
+        if op == "construct":
+            cls = state["cls"]
+            state["obj"] = cls(*header.get("args", []), **header.get("kwargs", {}))
+            return _ok({})
+        if op == "set":
+            setattr(state["obj"], header["name"], arrays[0])
+            return _ok({})
+        if op == "get":
+            return _values({}, [_get(state["obj"], n) for n in header["names"]], "values")
+        if op == "call":
+            result = getattr(state["obj"], header["method"])(*arrays)
+            reply = _values({}, [result], "values")
+            if header.get("echo"):  # send the inputs back so the parent can see in-place edits
+                echo = _values({}, list(arrays), "echo")
+                reply[0]["echo"] = echo[0]["echo"]
+                reply[1].extend(echo[1])
+            return reply
+        return _fail({"type": "ProtocolError", "message": f"unknown op {op!r}"})
+    except BaseException as exc:  # student code may raise anything, SystemExit included
+        return _fail(_describe_error(exc, state["root"]))
+
+
+class _Missing:
+    pass
+
+
+def _get(obj: Any, name: str) -> Any:
+    try:
+        return getattr(obj, name)
+    except AttributeError:
+        return _Missing()
+
+
+def _values(header: dict, values: list, key: str) -> tuple[dict, list]:
+    entries, arrays = [], []
+    for v in values:
+        if isinstance(v, _Missing):
+            entries.append({"kind": "missing"})
+            continue
+        entry, arrs = protocol.encode_value(v)
+        entries.append(entry)
+        arrays.extend(arrs)
+    header.update(ok=True)
+    header[key] = entries
+    return header, arrays
+
+
+def _ok(header: dict) -> tuple[dict, list]:
+    return dict(header, ok=True), []
+
+
+def _fail(error: dict) -> tuple[dict, list]:
+    return {"ok": False, "error": error}, []
+
+
+def _import(header: dict, state: dict) -> dict:
+    module = importlib.import_module(header["module"])
+    try:
+        state["cls"] = getattr(module, header["cls"])
+    except AttributeError:
+        found = sorted(n for n, v in vars(module).items() if isinstance(v, type)
+                       and getattr(v, "__module__", "") == module.__name__)
+        raise LookupError(f"no class {header['cls']!r} in {header['module']} "
+                          f"(classes found: {', '.join(found) or 'none'})") from None
+    return {}
+
+
+def _describe_error(exc: BaseException, root: str) -> dict:
+    """Type, message and a traceback trimmed to the student's own files."""
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<unprintable message>"
+    info = {"type": type(exc).__name__, "message": message[:1000],
+            "name": getattr(exc, "name", None) if isinstance(exc, ImportError) else None}
+    if isinstance(exc, SyntaxError):
+        info["where"] = f"{_rel(exc.filename or '', root)}, line {exc.lineno}"
+        info["line"] = (exc.text or "").rstrip("\n")[:200]
+        info["offset"] = exc.offset
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if os.path.realpath(f.filename).startswith(root + os.sep)]
+    if frames:
+        lines = [f'  File "{_rel(f.filename, root)}", line {f.lineno}, in {f.name}\n'
+                 + (f"    {f.line}\n" if f.line else "") for f in frames[-6:]]
+        info["traceback"] = "".join(lines)
+        info["where"] = info.get("where") or f"{_rel(frames[-1].filename, root)}, line " \
+                                              f"{frames[-1].lineno}, in {frames[-1].name}"
+    return info
+
+
+def _rel(path: str, root: str) -> str:
+    real = os.path.realpath(path) if path else path
+    return os.path.relpath(real, root) if real.startswith(root + os.sep) else path

@@ -1,0 +1,101 @@
+"""The fork server: a clean process (numpy imported, nothing secret loaded) that forks one
+sandboxed child per submission, and kills and reaps them with everything they started."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+from typing import NoReturn
+
+from grader.sandbox import linux, worker
+
+
+def serve(sock: socket.socket) -> NoReturn:
+    """Answer spawn / reap requests on ``sock`` until it closes."""
+    linux.die_with_parent()
+    linux.adopt_orphans()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader decides when we stop
+    workers: dict[int, int | None] = {}   # pid -> sandbox uid
+    finished: dict[int, int] = {}         # pid -> exit status, reaped early
+    while True:
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            os._exit(0)
+        msg = json.loads(data)
+        if msg["op"] == "spawn":
+            pid, fds = _spawn(sock, msg)
+            workers[pid] = msg.get("uid")
+            socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], fds)
+            for fd in fds:
+                os.close(fd)
+        elif msg["op"] == "reap":
+            status = _reap(msg["pid"], workers, finished)
+            sock.send(json.dumps({"status": status}).encode())
+
+
+def _spawn(sock: socket.socket, msg: dict) -> tuple[int, list[int]]:
+    req_r, req_w = os.pipe()
+    resp_r, resp_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            sock.close()
+            os.close(req_w)
+            os.close(resp_r)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            worker.run(req_r, resp_w, msg["root"], msg.get("limits", {}), msg.get("uid"))
+        finally:
+            os._exit(70)
+    os.close(req_r)
+    os.close(resp_w)
+    return pid, [req_w, resp_r]
+
+
+def _reap(pid: int, workers: dict[int, int | None], finished: dict[int, int]) -> int | None:
+    """Kill a worker's process group, collect its exit status, clean up what it left behind."""
+    if pid not in workers:
+        return None
+    uid = workers.pop(pid)
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    status = finished.pop(pid, None)
+    if status is None:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            status = None
+    if uid is not None:
+        linux.kill_user_processes(uid)
+    _sweep(workers, finished)
+    return None if status is None else os.waitstatus_to_exitcode(status)
+
+
+def _sweep(workers: dict[int, int | None], finished: dict[int, int]) -> None:
+    """Kill orphans re-parented to us (not our workers) and reap every dead child."""
+    for child in linux.children(os.getpid()):
+        if child not in workers:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        if pid in workers:
+            finished[pid] = status
+
+
+if __name__ == "__main__":
+    serve(socket.socket(fileno=int(sys.argv[1])))

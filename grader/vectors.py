@@ -1,0 +1,164 @@
+"""Fixed-seed test vectors: made by running the reference through the grader's own driver,
+stored as deterministic .npz files with a sha256 manifest, and verified before grading."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from grader.errors import GraderError
+from grader.rubric import Rubric
+from grader.sandbox import protocol
+
+MANIFEST = "manifest.json"
+FILES = {"public": "public.npz", "hidden": "hidden.npz"}
+
+
+@dataclass(frozen=True)
+class CaseVectors:
+    """Inputs and the reference's observations for one case (keys as in runner.Observed)."""
+    inputs: dict[str, np.ndarray]
+    expected: dict[str, np.ndarray]
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write an .npz whose bytes depend only on the arrays (fixed timestamps and order)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for key in sorted(arrays):
+            data = io.BytesIO()
+            np.lib.format.write_array(data, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data.getvalue())
+    path.write_bytes(buf.getvalue())
+
+
+def read_npz(data: bytes) -> dict[str, np.ndarray]:
+    """Read arrays from .npz bytes without ever unpickling."""
+    out = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for name in zf.namelist():
+            out[name[:-4] if name.endswith(".npy") else name] = protocol.decode_array(
+                zf.read(name))
+    return out
+
+
+def split_cases(arrays: dict[str, np.ndarray]) -> dict[str, CaseVectors]:
+    """Group flat keys ``case/in/A`` and ``case/out/Z`` into CaseVectors."""
+    grouped: dict[str, CaseVectors] = {}
+    for key, arr in arrays.items():
+        case, part, name = key.split("/", 2)
+        cv = grouped.setdefault(case, CaseVectors({}, {}))
+        (cv.inputs if part == "in" else cv.expected)[name] = arr
+    return grouped
+
+
+def flatten(cases: dict[str, CaseVectors]) -> dict[str, np.ndarray]:
+    """The inverse of split_cases."""
+    flat = {}
+    for case, cv in cases.items():
+        flat.update({f"{case}/in/{k}": v for k, v in cv.inputs.items()})
+        flat.update({f"{case}/out/{k}": v for k, v in cv.expected.items()})
+    return flat
+
+
+def write(rubric: Rubric, cases: dict[str, CaseVectors]) -> list[Path]:
+    """Write one file per visibility and a manifest binding them to the rubric."""
+    out_dir = rubric.vectors_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest, written = {"files": {}}, []
+    for vis, fname in FILES.items():
+        chosen = {c.name: cases[c.name] for c in rubric.cases if c.visibility == vis}
+        if not chosen:
+            continue
+        path = out_dir / fname
+        write_npz(path, flatten(chosen))
+        manifest["files"][fname] = {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                                    "rubric": rubric.fingerprint(vis), "cases": sorted(chosen)}
+        written.append(path)
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return written
+
+
+def load(rubric: Rubric) -> dict[str, CaseVectors]:
+    """Load and verify the vectors for every case of ``rubric``."""
+    where = rubric.vectors_dir
+    try:
+        manifest = json.loads((where / MANIFEST).read_text())
+    except (OSError, ValueError) as exc:
+        raise GraderError(f"no usable test vectors in {where} ({exc}); run `make vectors`") \
+            from None
+    out: dict[str, CaseVectors] = {}
+    for vis, fname in FILES.items():
+        if not any(c.visibility == vis for c in rubric.cases):
+            continue
+        entry = manifest.get("files", {}).get(fname)
+        if entry is None:
+            raise GraderError(f"{where / MANIFEST} lists no {fname}; run `make vectors`")
+        try:
+            data = (where / fname).read_bytes()
+        except OSError as exc:
+            raise GraderError(f"cannot read {where / fname}: {exc.strerror}") from None
+        if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+            raise GraderError(f"{where / fname} does not match the sha256 in its manifest: "
+                              "the file was changed or damaged; run `make vectors`")
+        if entry.get("rubric") != rubric.fingerprint(vis):
+            raise GraderError(f"{where / fname} was made for another version of {rubric.path.name} "
+                              "(its layer or cases changed); run `make vectors`")
+        out.update(split_cases(read_npz(data)))
+    return out
+
+
+def generate(rubric: Rubric) -> list[Path]:
+    """Run the reference and its mistake variants on every case (sandboxed, like any
+    submission) and write the vectors."""
+    from grader.sandbox.client import Zygote
+
+    if rubric.reference_dir is None or not rubric.reference_dir.is_dir():
+        raise GraderError(f"{rubric.path}: `reference` must name the reference solution's folder")
+    zygote = Zygote()
+    try:
+        cases = {}
+        for case in rubric.cases:
+            from grader.runner import make_inputs
+            inputs = make_inputs(rubric, case)
+            cases[case.name] = CaseVectors(inputs, _observe(zygote, rubric, case, inputs, None))
+        for mistake in rubric.mistakes:
+            for case in rubric.cases:
+                cv = cases[case.name]
+                wrong = _observe(zygote, rubric, case, cv.inputs, mistake)
+                cv.expected.update({f"mistake.{mistake}.{k}": v for k, v in wrong.items()
+                                    if k in cv.expected and not _same(v, cv.expected[k])})
+    finally:
+        zygote.close()
+    return write(rubric, cases)
+
+
+def _observe(zygote, rubric: Rubric, case, inputs: dict, mistake: str | None
+             ) -> dict[str, np.ndarray]:
+    from grader.runner import Submission, run_case
+
+    sub = Submission(zygote, rubric.reference_dir.resolve(), rubric,
+                     module=rubric.mistakes_module if mistake else None, cls=mistake)
+    try:
+        run = run_case(sub, case, inputs)
+    finally:
+        sub.close()
+    if run.failure:
+        p = run.failure
+        who = f"mistake variant {mistake!r}" if mistake else "reference"
+        raise GraderError(f"the {who} in {rubric.reference_dir} failed case {case.name!r} at "
+                          f"{run.failed_stage}: {p.kind} {p.type} {p.message} {p.where}\n"
+                          f"{p.traceback}")
+    return {k: np.asarray(o.value.array) for k, o in run.observed.items()
+            if o.value is not None and o.value.array is not None}
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a, b))
