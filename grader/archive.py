@@ -128,3 +128,29 @@ def locate_root(folder: Path, layer_file: str) -> Path:
             best = Path(here)
             break
     return best or folder
+
+
+def copy_tree(src: Path, dest: Path, bounds: Bounds = Bounds()) -> None:
+    """Copy a submission folder within the same bounds as an archive; links are not followed
+    (one that points outside the folder is refused)."""
+    import shutil
+
+    total, count = 0, 0
+    real_src = os.path.realpath(src)
+    for here, dirs, files in os.walk(src):
+        rel = Path(here).relative_to(src)
+        dirs[:] = [d for d in dirs if d not in ("__pycache__", ".git")]
+        (dest / rel).mkdir(parents=True, exist_ok=True)
+        for name in dirs + files:
+            path = Path(here) / name
+            if path.is_symlink() and not os.path.realpath(path).startswith(real_src + os.sep):
+                raise UnsafeArchive(f"refused {rel / name}: a link pointing outside the submission")
+        for name in files:
+            path = Path(here) / name
+            count += 1
+            total += path.stat().st_size
+            if count > bounds.max_files or total > bounds.max_bytes:
+                raise UnsafeArchive(f"{src.name} holds more than {bounds.max_files} files or "
+                                    f"{bounds.max_bytes >> 20} MB")
+            if path.is_file():
+                shutil.copyfile(path, dest / rel / name)

@@ -3,7 +3,7 @@
 Everything here runs in the parent on plain arrays re-created from bytes."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -62,6 +62,7 @@ class Context:
     rubric: Rubric
     runs: dict[str, CaseRun]
     vectors: dict[str, CaseVectors]
+    probes: dict = field(default_factory=dict)    # case -> consistency.Probe
 
 
 def evaluate(check: Check, ctx: Context) -> CheckResult:
@@ -78,6 +79,8 @@ def aggregate(check: Check, rubric: Rubric, verdicts: list[tuple[str, Verdict]])
     failing = [(n, v) for n, v in verdicts if not v.ok]
     hidden = check.visibility == "hidden"
     msgs, hints, mistakes, details = [], [], [], ""
+    if not failing and verdicts and verdicts[0][1].message:
+        msgs.append(verdicts[0][1].message)   # e.g. what a consistency check found
     if failing:
         name, first = failing[0]
         others = [n for n, _ in failing[1:]]
@@ -85,6 +88,8 @@ def aggregate(check: Check, rubric: Rubric, verdicts: list[tuple[str, Verdict]])
             msgs.append(f"{HIDDEN_NOTE} Failed {len(failing)} of {total} hidden case(s).")
             if not first.ran:  # say no more: an exception message may quote hidden inputs
                 msgs.append("Your code raised an error or did not finish on a hidden case.")
+        elif all(not v.ran and v.message == first.message for _, v in failing):
+            msgs.append(first.message)
         else:
             case = rubric.case(name)
             dims = ", ".join(f"{k}={v}" for k, v in case.dims)
@@ -111,11 +116,10 @@ def _unusable(obs: Observed | None, name: str, ctx: Context, stage: str) -> Verd
     """A Verdict when there is no usable array to judge, else None."""
     if obs is None:
         return Verdict(False, f"{name} was not produced", ran=False)
-    if obs.problem is not None:
+    if obs.problem is not None:  # the report shows the traceback once, at the top
         p = obs.problem
-        diagnosis = diagnose_problem(ctx, p)
-        return Verdict(False, messages.problem(p, obs.stage, ctx.rubric), ran=False,
-                       details=p.traceback, diagnosis=diagnosis)
+        return Verdict(False, f"not run: {messages.short(p, obs.stage)} (see above)",
+                       ran=False, diagnosis=diagnose_problem(ctx, p))
     v = obs.value
     returned = name in (ctx.rubric.layer.forward.output, ctx.rubric.layer.backward.output)
     what = f"{stage} returned" if returned else f"after {stage}, self.{name} is"
@@ -180,7 +184,8 @@ def judge_shape(check: Check, ctx: Context, case: str) -> Verdict:
     if arr.shape == want:
         return Verdict(True)
     return Verdict(False, _shape_message(ctx, name, case, arr.shape),
-                   diagnosis=diagnose(ctx, check, case, name, arr, want=want))
+                   diagnosis=diagnose(ctx, check, case, name, arr,
+                                      expected=ctx.vectors[case].expected[name]))
 
 
 def judge_values(check: Check, ctx: Context, case: str) -> Verdict:
@@ -201,6 +206,10 @@ def judge_values(check: Check, ctx: Context, case: str) -> Verdict:
                            diagnosis=diagnose(ctx, check, case, name, obs.value.array,
                                               expected=expected))
     result = compare(got, expected, check.atol, check.rtol)
+    lower = precision_warning(ctx, check, name, got, expected)
+    if lower:  # fail whatever the tolerance says, so the outcome does not depend on luck
+        return Verdict(False, f"{name} is {got.dtype}, but the inputs are {expected.dtype}: "
+                              f"values lose precision{note}", diagnosis=lower)
     if result.ok:
         return Verdict(True, note)
     text = result.summary(name, reveal=check.visibility == "public")

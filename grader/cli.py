@@ -78,43 +78,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _grade_one(args: argparse.Namespace, zygote):
-    from grader import archive, rubric, vectors
+    from grader import rubric, vectors
+    from grader.grade import grade_path
 
     rub = rubric.load(args.rubric)
     vecs = vectors.load(rub)
-    if archive.is_archive(args.submission):
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="grader-") as scratch:
-            return _grade_path(args.submission, rub, vecs, zygote, Path(scratch)), rub
-    return _grade_path(args.submission, rub, vecs, zygote, None), rub
-
-
-def _grade_path(path: Path, rub, vecs, zygote, scratch: Path | None):
-    from grader import archive
-    from grader.grade import grade
-    from grader.report import rejected
-
-    name = archive.student_id(path)
-    if archive.is_archive(path):
-        try:
-            archive.extract(path, scratch / "submission")
-        except archive.UnsafeArchive as exc:
-            return _rejected(rub, name, str(exc))
-        path = scratch / "submission"
-    elif not path.is_dir():
-        raise GraderError(f"{path}: no such folder or archive")
-    root = archive.locate_root(path.resolve(), rub.layer.file)
-    return grade(root, rub, vecs, zygote, name=name)
-
-
-def _rejected(rub, name: str, reason: str):
-    from grader.checks import CheckResult
-    from grader.report import rejected
-
-    blank = tuple(CheckResult(c.id, c.title, c.kind, c.visibility, 0.0, c.points, 0,
-                              len(c.cases), "error") for c in rub.checks)
-    return rejected(rub.assignment, name, reason, blank)
+    if not args.submission.exists():
+        raise GraderError(f"{args.submission}: no such folder or archive")
+    return grade_path(args.submission, rub, vecs, zygote), rub
 
 
 def cmd_vectors(args: argparse.Namespace) -> int:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from grader import checks as checks_mod
 from grader import messages
 from grader.checks import CheckResult, Context
@@ -15,20 +17,63 @@ from grader.vectors import CaseVectors
 MAX_OUTPUT = 8000
 
 
+def grade_path(path: Path, rubric: Rubric, vectors: dict[str, CaseVectors], zygote: Zygote,
+               slot: int = 0, hide: tuple[Path, ...] = ()) -> Report:
+    """Grade a submission folder or archive: stage it (as root: for a sandbox user of its own,
+    in a scratch folder removed afterwards), then grade it; a refused one gets a 0 report."""
+    import tempfile
+
+    from grader import archive, workspace
+    from grader.report import rejected
+
+    uid = workspace.sandbox_uid(slot)
+    scratch = None
+    if uid is not None or archive.is_archive(path):
+        scratch = tempfile.TemporaryDirectory(prefix="grader-", dir=workspace.scratch_base())
+    try:
+        staged = workspace.stage(path, Path(scratch.name) if scratch else None, rubric, uid)
+        if staged.root is None:
+            return rejected(rubric, staged.name, staged.refused)
+        return grade(staged.root, rubric, vectors, zygote, name=staged.name, uid=uid,
+                     hide=workspace.secret_paths(rubric, hide))
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+
+
 def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors], zygote: Zygote,
-          name: str | None = None, uid: int | None = None) -> Report:
+          name: str | None = None, uid: int | None = None, hide: list[str] = ()) -> Report:
     """Grade the submission in ``root`` (a folder laid out like the handout)."""
-    sub = Submission(zygote, root, rubric, uid=uid)
+    sub = Submission(zygote, root, rubric, uid=uid, hide=tuple(hide))
     needed = [c for c in rubric.cases if any(c.name in ch.cases for ch in rubric.checks)]
     runs: dict[str, CaseRun] = {}
+    slow: tuple[int, CaseRun] | None = None   # the smallest case that timed out
     try:
         for case in needed:
-            runs[case.name] = run_case(sub, case, vectors[case.name].inputs)
-        ctx = Context(rubric, runs, vectors)
-        results = tuple(evaluate(check, ctx) for check in rubric.checks)
+            size = _size(case)
+            skip = slow[1] if slow and size >= slow[0] else None  # it would time out again
+            runs[case.name] = run = run_case(sub, case, vectors[case.name].inputs, skip)
+            if run.failure and run.failure.kind == "timeout" and not skip:
+                slow = (size, run)
+        probes = {}
+        if any(c.kind in ("gradcheck", "repeatable", "linearity") for c in rubric.checks):
+            from grader import consistency
+
+            for name in consistency.needs_probe(rubric):
+                probes[name] = consistency.probe(sub, rubric.case(name), vectors[name].inputs)
+        ctx = Context(rubric, runs, vectors, probes)
+        with np.errstate(all="ignore"):  # NaN and inf from student code are judged, not warned
+            results = tuple(evaluate(check, ctx) for check in rubric.checks)
     finally:
         sub.close()
     return _report(rubric, name or root.name, results, runs, sub)
+
+
+def _size(case) -> int:
+    size = 1
+    for _, value in case.dims:
+        size *= value
+    return size
 
 
 def evaluate(check: Check, ctx: Context) -> CheckResult:
@@ -44,19 +89,43 @@ def _report(rubric: Rubric, name: str, results: tuple[CheckResult, ...],
             runs: dict[str, CaseRun], sub: Submission) -> Report:
     score = round(sum(r.score for r in results), 4)
     failures = [r for r in runs.values() if r.failure]
-    import_failed = [r for r in failures if r.failed_stage == "import"]
     status, summary, details = "graded", "", ""
-    if import_failed and len(import_failed) == len(runs):
+    if failures and all(r.failed_stage == "import" for r in runs.values()):
         status = "not_importable"
-        summary = messages.problem(import_failed[0].failure, "import", rubric)
-        details = import_failed[0].failure.traceback
+        summary = "Your module could not be imported: " + messages.problem(
+            failures[0].failure, "import", rubric)
+        details = _excerpt(failures[0].failure)
     elif failures:
         status = "crashed"
-        first = failures[0]
-        summary = (f"Some checks could not run: on case {first.case.name}, "
-                   f"{messages.problem(first.failure, first.failed_stage, rubric)}")
+        summary, details = _crash_summary(rubric, failures)
     output = "".join(sub.output)
     dropped = sub.output_dropped + max(0, len(output) - MAX_OUTPUT)
     return Report(rubric.assignment, name, status, score, rubric.max_score, results, summary,
                   details, output[:MAX_OUTPUT], dropped,
                   any(c.visibility == "hidden" for c in rubric.checks))
+
+
+def _crash_summary(rubric: Rubric, failures: list[CaseRun]) -> tuple[str, str]:
+    """Each distinct failure once, with the cases it happened on; tracebacks of public cases
+    only (an exception message may quote a hidden input)."""
+    public = [r for r in failures if r.case.visibility == "public"]
+    hidden = len(failures) - len(public)
+    groups: dict[str, list[CaseRun]] = {}
+    for run in public:
+        text = messages.problem(run.failure, run.failed_stage, rubric)
+        groups.setdefault(text, []).append(run)
+    lines = [f"{text} (case{'s' if len(g) > 1 else ''} {', '.join(r.case.name for r in g)})"
+             for text, g in groups.items()]
+    if hidden:
+        lines.append(f"Your code also failed to run on {hidden} hidden case(s).")
+    details = _excerpt(public[0].failure) if public else ""
+    return "Some checks could not run: " + " ".join(lines), details
+
+
+def _excerpt(problem) -> str:
+    """The student's traceback, or the offending line of a syntax error."""
+    if problem.traceback:
+        return problem.traceback.rstrip()
+    if problem.line:
+        return problem.line.rstrip()
+    return ""

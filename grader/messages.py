@@ -38,6 +38,20 @@ def problem(p: Problem, stage: str, rubric: Rubric) -> str:
         ".") else ".")
 
 
+def short(p: Problem, stage: str) -> str:
+    """A few words for a check row; the full story is told once at the top of the report."""
+    what = stage_words(stage)
+    if stage == "import":
+        return "your module could not be imported"
+    if p.kind == "timeout":
+        return f"{what} did not finish in time"
+    if p.kind == "died":
+        return f"the process stopped during {what}"
+    if p.kind == "corrupt":
+        return f"{what} interfered with the grader"
+    return f"{what} raised {p.type}"
+
+
 def _import_problem(p: Problem, rubric: Rubric) -> str:
     layer = rubric.layer
     parts = layer.module.split(".")

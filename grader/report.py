@@ -39,10 +39,11 @@ class Report:
         return cls(**fields)
 
 
-def rejected(assignment: str, submission: str, reason: str, checks: tuple[CheckResult, ...]
-             ) -> Report:
+def rejected(rubric, submission: str, reason: str) -> Report:
     """A submission that could not be graded at all (e.g. an unsafe archive): every check 0."""
-    zeroed = tuple(CheckResult(c.id, c.title, c.kind, c.visibility, 0.0, c.max_score, 0, c.total,
-                               "error", (reason,)) for c in checks)
-    return Report(assignment, submission, "rejected", 0.0, sum(c.max_score for c in checks),
-                  zeroed, summary=reason)
+    checks = tuple(CheckResult(c.id, c.title, c.kind, c.visibility, 0.0, c.points, 0,
+                               len(c.cases), "error", (f"not run: {reason}",))
+                   for c in rubric.checks)
+    return Report(rubric.assignment, submission, "rejected", 0.0, rubric.max_score, checks,
+                  summary=f"Not graded: {reason}",
+                  has_hidden=any(c.visibility == "hidden" for c in rubric.checks))

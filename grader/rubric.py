@@ -37,6 +37,7 @@ class Layer:
     params: tuple[str, ...]
     forward: Call
     backward: Call
+    gradients: tuple[tuple[str, str, str], ...] = ()   # (input or param, its gradient, scale)
 
     def produced_by(self, name: str) -> str | None:
         """'forward' or 'backward' if that call returns or stores ``name``."""
@@ -257,15 +258,37 @@ def _call(r: Reader) -> Call:
 
 def _layer(r: Reader) -> Layer:
     r.allow("file", "module", "class", "constructor", "constructor_kwargs", "params",
-            "forward", "backward")
+            "forward", "backward", "gradients")
     module = r.get("module", str)
     kwargs = r.child("constructor_kwargs", {})
     for key in kwargs.data:
         kwargs.get(key, (str, int, float, bool, type(None)))
-    return Layer(file=r.get("file", str, module.replace(".", "/") + ".py"), module=module,
-                 cls=r.get("class", str), constructor=r.names("constructor"),
-                 constructor_kwargs=tuple(kwargs.data.items()), params=r.names("params", ()),
-                 forward=_call(r.child("forward")), backward=_call(r.child("backward")))
+    layer = Layer(file=r.get("file", str, module.replace(".", "/") + ".py"), module=module,
+                  cls=r.get("class", str), constructor=r.names("constructor"),
+                  constructor_kwargs=tuple(kwargs.data.items()), params=r.names("params", ()),
+                  forward=_call(r.child("forward")), backward=_call(r.child("backward")))
+    return replace(layer, gradients=_gradients(r.child("gradients", {}), layer))
+
+
+def _gradients(r: Reader, layer: Layer) -> tuple[tuple[str, str, str], ...]:
+    """``W: dLdW`` or ``W: {name: dW, scale: 1/N}``: which quantity is the gradient of which
+    input or parameter (scale: how the layer's convention scales it, e.g. batch averaging)."""
+    out = []
+    produced = {layer.backward.output, *layer.backward.stores}
+    for wrt in r.data:
+        if wrt not in layer.params and wrt not in layer.forward.inputs:
+            r.fail("is neither a forward input nor a parameter", wrt)
+        value = r.get(wrt, (str, dict))
+        if isinstance(value, str):
+            name, scale = value, "1"
+        else:
+            sub = r.child(wrt)
+            sub.allow("name", "scale")
+            name, scale = sub.get("name", str), str(sub.get("scale", (str, int, float), "1"))
+        if name not in produced:
+            r.fail(f"{name!r} is not returned or stored by backward", wrt)
+        out.append((wrt, name, scale))
+    return tuple(out)
 
 
 def _table1(r: Reader) -> list[tuple[str, tuple[str | int, ...] | None]]:
@@ -350,7 +373,10 @@ def _checks(top: Reader, rubric: Rubric, atol: float, rtol: float) -> tuple[Chec
         points = r.get("points", float)
         if points < 0:
             r.fail("must not be negative", "points")
-        cases = _select_cases(r, rubric.cases)
+        cases = _select_cases(r, rubric.cases, kind)
+        if kind == "gradcheck" and not layer.gradients:
+            r.fail("a gradcheck needs layer.gradients (which quantity is the gradient of which)",
+                   "kind")
         hidden = any(rubric.case(c).visibility == "hidden" for c in cases)
         vis = r.get("visibility", str, "hidden" if hidden else "public")
         if vis not in VISIBILITIES or (hidden and vis == "public"):
@@ -377,7 +403,10 @@ def _check_targets(r: Reader, kind: str, targets: tuple[str, ...], layer: Layer,
             r.fail(f"{t!r} is neither returned nor stored by forward/backward", "target")
 
 
-def _select_cases(r: Reader, cases: tuple[Case, ...]) -> tuple[str, ...]:
+def _select_cases(r: Reader, cases: tuple[Case, ...], kind: str) -> tuple[str, ...]:
+    if kind in ("gradcheck", "repeatable", "linearity") and "cases" not in r.data:
+        first = next((c.name for c in cases if c.visibility == "public"), cases[0].name)
+        return (first,)   # probes cost calls: one small public case unless told otherwise
     value = r.get("cases", (str, list), "public")
     if value in ("public", "hidden"):
         chosen = tuple(c.name for c in cases if c.visibility == value)

@@ -46,6 +46,7 @@ class Submission:
     uid: int | None = None
     module: str | None = None          # import this module and class instead of the rubric's
     cls: str | None = None
+    hide: tuple[str, ...] = ()         # folders covered from the child (root mode)
     child: Child | None = None
     setup_problem: Problem | None = None
     output: list[str] = field(default_factory=list)
@@ -53,7 +54,7 @@ class Submission:
 
     def limits(self) -> dict:
         lim = self.rubric.limits
-        return {"memory_mb": lim.memory_mb, "output_kb": lim.output_kb}
+        return {"memory_mb": lim.memory_mb, "output_kb": lim.output_kb, "hide": list(self.hide)}
 
     def fresh_child(self) -> Problem | None:
         """Spawn a child and import the student's class in it; a Problem if that fails."""
@@ -95,14 +96,19 @@ def make_inputs(rubric: Rubric, case: Case) -> dict[str, np.ndarray]:
             for n in names}
 
 
-def run_case(sub: Submission, case: Case, inputs: dict[str, np.ndarray]) -> CaseRun:
-    """Construct, read the initial parameters, set them, call forward then backward."""
+def run_case(sub: Submission, case: Case, inputs: dict[str, np.ndarray],
+             skip: CaseRun | None = None) -> CaseRun:
+    """Construct, read the initial parameters, set them, call forward then backward.
+
+    With ``skip`` (a smaller case whose call timed out), that call is not attempted again: it
+    fails the same way, and only the steps before it run."""
     run = CaseRun(case, inputs)
+    skipped = {skip.failed_stage: skip.failure} if skip else {}
     layer = sub.rubric.layer
-    if sub.child is None or sub.child.dead:
-        problem = sub.fresh_child()
-        if problem:
-            return _fail(run, sub.rubric, problem, "import", "init")
+    if sub.setup_problem is None and (sub.child is None or sub.child.dead):
+        sub.fresh_child()
+    if sub.setup_problem:  # a module that does not import fails every case the same way
+        return _fail(run, sub.rubric, sub.setup_problem, "import", "init")
     dims = case.dim_map
     reply = sub.request({"op": "construct", "args": [dims[s] for s in layer.constructor],
                          "kwargs": dict(layer.constructor_kwargs)})
@@ -113,11 +119,16 @@ def run_case(sub: Submission, case: Case, inputs: dict[str, np.ndarray]) -> Case
         reply = sub.request({"op": "set", "name": name}, [inputs[name]])
         if not reply.ok:
             return _fail(run, sub.rubric, reply.problem, "set", layer.forward.method)
+    if layer.forward.method in skipped:
+        return _fail(run, sub.rubric, skipped[layer.forward.method], layer.forward.method,
+                     layer.forward.method)
     reply = sub.request({"op": "call", "method": layer.forward.method},
                         [inputs[WARMUP + n] for n in layer.forward.inputs])
     if not reply.ok:
         return _fail(run, sub.rubric, reply.problem, layer.forward.method, layer.forward.method)
     for stage in (layer.forward, layer.backward):
+        if stage.method in skipped:
+            return _fail(run, sub.rubric, skipped[stage.method], stage.method, stage.method)
         reply = sub.request({"op": "call", "method": stage.method, "echo": True},
                             [inputs[n] for n in stage.inputs])
         if not reply.ok:
@@ -149,7 +160,7 @@ def _fail(run: CaseRun, rubric: Rubric, problem: Problem, stage: str, first: str
     order = [("init", [INIT + p for p in layer.params])]
     order += [(c.method, [c.output, *c.stores]) for c in (layer.forward, layer.backward)]
     start = [s for s, _ in order].index(first)
-    for s, keys in order[start:]:
+    for _, keys in order[start:]:
         for key in keys:
-            run.observed.setdefault(key, Observed(None, problem, s))
+            run.observed.setdefault(key, Observed(None, problem, stage))
     return run

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import sys
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -13,13 +14,8 @@ _libc = None
 
 def prctl(option: int, value: int) -> bool:
     """Call prctl(2); False where it is unavailable (best effort: a safety net, not a must)."""
-    global _libc
-    try:
-        if _libc is None:
-            _libc = ctypes.CDLL(None, use_errno=True)
-        return _libc.prctl(option, value, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
+    libc = _load()
+    return libc is not None and libc.prctl(option, value, 0, 0, 0) == 0
 
 
 def die_with_parent() -> None:
@@ -54,3 +50,79 @@ def kill_user_processes(uid: int) -> None:
             pass
         os._exit(0)
     os.waitpid(pid, 0)
+
+
+CLONE_NEWNS = 0x00020000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND = 1, 2, 4, 32, 4096
+MS_REC, MS_PRIVATE = 1 << 14, 1 << 18
+SCRATCH_MOUNTS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+
+
+def python_paths() -> list[str]:
+    """Folders the sandboxed interpreter must still read: its installation and packages."""
+    import site
+
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages()}
+    return sorted(p for p in paths if p and os.path.isdir(p))
+
+
+def private_mounts(hide: list[str], expose: list[str]) -> bool:
+    """In a new mount namespace (root only): empty private scratch folders; every path in
+    ``hide`` covered by an empty read-only folder; any folder that would keep the sandbox
+    user from reaching a path in ``expose`` covered too, with just those paths bound back
+    read-only. False if the kernel or the container refuses (then only file permissions
+    protect the hidden paths)."""
+    libc = _load()
+    if libc is None or libc.unshare(CLONE_NEWNS) != 0:
+        return False
+    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return False
+    flags = MS_NOSUID | MS_NODEV
+    for path in SCRATCH_MOUNTS:
+        if os.path.isdir(path):
+            libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=16m,mode=1777")
+    covers = set(hide) | {b for b in (_blocking_ancestor(p) for p in expose) if b}
+    keep = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in expose}
+    ok = True
+    for cover in sorted(covers, key=len):
+        if not os.path.isdir(cover):  # already under an earlier cover
+            continue
+        ok &= libc.mount(b"tmpfs", cover.encode(), b"tmpfs", flags, b"size=64k,mode=0755") == 0
+        for path, fd in keep.items():
+            if path.startswith(cover.rstrip("/") + "/"):
+                os.makedirs(path, exist_ok=True)
+                ok &= _bind_read_only(libc, f"/proc/self/fd/{fd}", path)
+        libc.mount(b"none", cover.encode(), None, MS_REMOUNT | MS_RDONLY | flags, None)
+    for fd in keep.values():
+        os.close(fd)
+    return ok
+
+
+def _bind_read_only(libc, source: str, target: str) -> bool:
+    if libc.mount(source.encode(), target.encode(), None, MS_BIND | MS_REC, None) != 0:
+        return False
+    libc.mount(b"none", target.encode(), None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
+    return True
+
+
+def _blocking_ancestor(path: str) -> str | None:
+    """The first folder on the way to ``path`` that other users may not pass through."""
+    current = "/"
+    for part in os.path.realpath(path).strip("/").split("/"):
+        current = os.path.join(current, part)
+        try:
+            if not os.stat(current).st_mode & 0o001:
+                return current
+        except OSError:
+            return None
+    return None
+
+
+def _load():
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    return _libc

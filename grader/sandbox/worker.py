@@ -12,7 +12,7 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-from grader.sandbox import protocol
+from grader.sandbox import linux, protocol
 
 REQ_FD, RESP_FD = 3, 4
 
@@ -52,10 +52,12 @@ def run(req_fd: int, resp_fd: int, root: str, limits: dict, uid: int | None) -> 
     _isolate_fds(req_fd, resp_fd)
     try:
         os.setsid()  # own process group (killed as one) and no controlling terminal
-        if uid is not None:
+        if uid is not None:  # root: a private /tmp, secrets covered, then an unprivileged user
+            linux.private_mounts(list(limits.get("hide", [])), linux.python_paths())
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
+        linux.die_with_parent()  # after setuid, which clears it
         _set_limits(limits, dedicated_user=uid is not None)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails, not the process
         os.chdir(root)
@@ -192,11 +194,13 @@ def _describe_error(exc: BaseException, root: str) -> dict:
     info = {"type": type(exc).__name__, "message": message[:1000],
             "name": getattr(exc, "name", None) if isinstance(exc, ImportError) else None}
     if isinstance(exc, SyntaxError):
+        info["message"] = str(exc.msg)[:1000]
         info["where"] = f"{_rel(exc.filename or '', root)}, line {exc.lineno}"
         info["line"] = (exc.text or "").rstrip("\n")[:200]
         info["offset"] = exc.offset
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if os.path.realpath(f.filename).startswith(root + os.sep)]
+              if not f.filename.startswith("<")
+              and os.path.realpath(f.filename).startswith(root + os.sep)]
     if frames:
         lines = [f'  File "{_rel(f.filename, root)}", line {f.lineno}, in {f.name}\n'
                  + (f"    {f.line}\n" if f.line else "") for f in frames[-6:]]

@@ -1,0 +1,82 @@
+"""Where and as whom student code runs.
+
+As root (as on Gradescope, or a TA's grading server) every submission is copied or extracted
+into a scratch folder owned by a sandbox user of its own, and runs as that user, with the
+project's secret folders covered. As an ordinary user (a student's laptop) a folder is graded
+where it is, as that user: the student's own code, on the student's own machine."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import archive
+from grader.rubric import Rubric
+
+UID_BASE = 61000
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A submission ready to be graded: its root folder, or why it was refused."""
+    name: str
+    root: Path | None
+    refused: str = ""
+
+
+def sandbox_uid(slot: int) -> int | None:
+    """The user id for sandbox slot ``slot`` when running as root, else None."""
+    if os.geteuid() != 0:
+        return None
+    return int(os.environ.get("NN_GRADER_UID_BASE", UID_BASE)) + slot
+
+
+def scratch_base() -> str | None:
+    """Where scratch folders go: as root, outside the folders the sandbox replaces with its own
+    empty /tmp (see linux.SCRATCH_MOUNTS); otherwise the system default."""
+    if os.geteuid() != 0:
+        return None
+    base = os.environ.get("NN_GRADER_SCRATCH", "/var/cache/nn-grader")
+    os.makedirs(base, mode=0o711, exist_ok=True)
+    os.chmod(base, 0o711)  # the sandbox users may pass through, not list
+    return base
+
+
+def secret_paths(rubric: Rubric, extra: tuple[Path, ...] = ()) -> list[str]:
+    """Folders student code must not see: the project (rubric, reference, vectors) and outputs."""
+    paths = {rubric.path.resolve().parent, rubric.vectors_dir.resolve(), *extra}
+    if rubric.reference_dir is not None:
+        paths.add(rubric.reference_dir.resolve())
+    return sorted(str(p) for p in paths)
+
+
+def stage(src: Path, scratch: Path | None, rubric: Rubric, uid: int | None) -> Staged:
+    """Extract an archive, or copy a folder when it must be handed to a sandbox user."""
+    name = archive.student_id(src)
+    if not src.exists():
+        return Staged(name, None, f"{src} does not exist")
+    if not archive.is_archive(src) and not src.is_dir():
+        return Staged(name, None, f"{src.name} is neither a folder nor a .zip/.tar/.tar.gz archive")
+    if archive.is_archive(src) or uid is not None:
+        target = scratch / "submission"
+        try:
+            if archive.is_archive(src):
+                archive.extract(src, target)
+            else:
+                archive.copy_tree(src, target)
+        except archive.UnsafeArchive as exc:
+            return Staged(name, None, str(exc))
+        if uid is not None:
+            _give(scratch, uid)
+        src = target
+    return Staged(name, archive.locate_root(src.resolve(), rubric.layer.file))
+
+
+def _give(folder: Path, uid: int) -> None:
+    """Hand a scratch folder to the sandbox user, closed to everyone else."""
+    os.chown(folder, uid, uid)
+    os.chmod(folder, 0o700)
+    for here, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(here, name)
+            os.chown(path, uid, uid, follow_symlinks=False)

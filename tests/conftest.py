@@ -1,0 +1,66 @@
+"""Shared test fixtures: the project's rubric and vectors, one fork server per session."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+SUBMISSIONS = FIXTURES / "submissions"
+
+os.environ.setdefault("NN_GRADER_CACHE", str(ROOT / ".pytest_cache" / "nn-grader"))
+
+
+@pytest.fixture(scope="session")
+def rubric():
+    from grader import rubric as rubric_mod
+
+    return rubric_mod.load(ROOT / "rubric.yaml")
+
+
+@pytest.fixture(scope="session")
+def vectors(rubric):
+    from grader import vectors as vectors_mod
+
+    return vectors_mod.load(rubric)
+
+
+@pytest.fixture(scope="session")
+def zygote():
+    from grader.sandbox.client import Zygote
+
+    z = Zygote()
+    yield z
+    z.close()
+
+
+@pytest.fixture(scope="session")
+def grade(rubric, vectors, zygote):
+    """Grade a submission folder or archive with the default rubric; returns the Report."""
+    from grader.grade import grade_path
+
+    def run(path: Path, rub=None, vecs=None):
+        return grade_path(Path(path), rub or rubric, vecs or vectors, zygote)
+
+    return run
+
+
+def expectation(folder: Path) -> dict:
+    return yaml.safe_load((folder / "expect.yaml").read_text())
+
+
+def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `python -m grader ...` as a user would."""
+    full_env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1", **(env or {}))
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def by_id(report) -> dict:
+    return {c.id: c for c in report.checks}

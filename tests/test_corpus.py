@@ -1,0 +1,59 @@
+"""Every fixture submission gets the result its expect.yaml says: points, failures, named mistakes."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import SUBMISSIONS, by_id, expectation
+
+SLOW = {"infinite_loop_import", "infinite_loop_forward", "sleep_backward", "memory_bomb",
+        "print_flood"}
+# Run only where student code gets a sandbox user of its own (as root): otherwise these
+# really write files all over the machine or signal the grader's processes.
+NEEDS_ROOT = {"writes_files"}
+
+
+def _fixtures():
+    for category in ("correct", "wrong", "broken", "hostile"):
+        for folder in sorted((SUBMISSIONS / category).iterdir()):
+            marks = [pytest.mark.slow] if folder.name in SLOW else []
+            yield pytest.param(folder, id=f"{category}/{folder.name}", marks=marks)
+
+
+@pytest.mark.parametrize("folder", _fixtures())
+def test_fixture_gets_expected_result(folder, grade):
+    if folder.name in NEEDS_ROOT and os.geteuid() != 0:
+        pytest.skip("needs root, so that student code runs as a sandbox user")
+    want = expectation(folder)
+    report = grade(folder)
+    checks = by_id(report)
+    for cid in want.get("pass") or []:
+        if cid in checks:
+            c = checks[cid]
+            assert c.score == c.max_score, f"{cid} should pass: {c.messages} {c.hints}"
+    for cid in want.get("fail") or []:
+        if cid in checks:
+            assert checks[cid].score == 0, f"{cid} should fail, got {checks[cid].score}"
+    for cid, mistake in (want.get("mistakes") or {}).items():
+        assert cid in checks, f"expect.yaml names unknown check {cid}"
+        assert mistake in checks[cid].mistakes, \
+            f"{cid} should name {mistake}; named {checks[cid].mistakes}: {checks[cid].hints}"
+    total = want.get("total")
+    if total == "full":
+        assert report.score == report.max_score, [c.messages for c in report.checks if c.score
+                                                  < c.max_score]
+    elif total == "zero":
+        assert report.score == 0
+    elif total == "partial":
+        assert 0 < report.score < report.max_score
+    if folder.parent.name == "correct":
+        assert report.mistakes == [] and all(not c.hints for c in report.checks)
+
+
+def test_every_wrong_fixture_names_its_mistake():
+    """The corpus itself: every planted mistake comes with the mistake it must be named as."""
+    for folder in (SUBMISSIONS / "wrong").iterdir():
+        want = expectation(folder)
+        if folder.name not in ("no_store_A", "no_store_N"):
+            assert want.get("mistakes"), f"{folder.name} has no mistake to name"
