@@ -119,7 +119,8 @@ def _loss(sub: Submission, wrt: str, value: np.ndarray, inputs: dict, weight: np
     if z.kind != "array" or z.array.size != weight.size or as_float(z.array) is None:
         raise _Stop(Problem("exception", "unusable output",
                             f"{layer.forward.method} returned {z.describe()}"), "probe")
-    return float(np.sum(as_float(z.array).reshape(weight.shape) * weight))
+    with np.errstate(all="ignore"):  # a NaN or inf output is judged later, not warned about
+        return float(np.sum(as_float(z.array).reshape(weight.shape) * weight))
 
 
 # --- judges -----------------------------------------------------------------------------------

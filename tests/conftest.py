@@ -57,7 +57,7 @@ def expectation(folder: Path) -> dict:
 def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `python -m grader ...` as a user would."""
-    full_env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1", **(env or {}))
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 

@@ -1,0 +1,72 @@
+"""The student handout: derived from the reference, and gradable wherever it is unpacked."""
+from __future__ import annotations
+
+import os
+import subprocess
+import tarfile
+
+import pytest
+
+from conftest import ROOT, run_cli
+from grader import handout
+from grader.errors import GraderError
+
+
+def test_handout_folder_matches_the_reference(rubric):
+    """handout/ is exactly what `make handout` derives from reference/ (no drift)."""
+    derived = handout.skeleton(rubric)
+    on_disk = {p.relative_to(ROOT / "handout").as_posix(): p.read_text()
+               for p in (ROOT / "handout").rglob("*") if p.is_file()
+               and "__pycache__" not in p.parts}
+    assert on_disk == derived, "run `make handout` and commit handout/"
+
+
+def test_skeleton_keeps_signatures_and_docstrings_but_no_solution(rubric):
+    """The skeleton has every method and docstring, TODOs, and none of the solution lines."""
+    text = handout.skeleton(rubric)["mytorch/nn/linear.py"]
+    for needle in ("def __init__(self, in_features, out_features, debug=False):",
+                   "def forward(self, A):", "def backward(self, dLdZ):", ":param A:", "# TODO"):
+        assert needle in text
+    for solution in ("np.zeros((out_features, in_features))", "dLdZ @ self.W", "BEGIN SOLUTION",
+                     "#>"):
+        assert solution not in text
+    assert "mistakes" not in " ".join(handout.skeleton(rubric))
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("# BEGIN SOLUTION\nx = 1\n", "never closed"),
+    ("x = 1\n# END SOLUTION\n", "without BEGIN"),
+    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n", "inside the region"),
+])
+def test_broken_markers_name_file_and_line(bad, message):
+    """A malformed solution region is an error naming the file and line."""
+    with pytest.raises(GraderError, match=message):
+        handout.strip_solutions(bad, "ref.py")
+
+
+def test_student_archive_grades_the_skeleton_anywhere(tmp_path, rubric):
+    """Unpacked anywhere, the archive's `make grade` grades the skeleton with public checks only."""
+    archive = tmp_path / "handout.tar.gz"
+    result = run_cli("handout", "--out", str(tmp_path / "skel"), "--archive", str(archive))
+    assert result.returncode == 0, result.stderr
+    with tarfile.open(archive) as tf:
+        names = tf.getnames()
+        tf.extractall(tmp_path / "unpacked", filter="data")
+    assert not any("hidden" in n or "reference" in n or "mistakes.py" in n for n in names)
+    top = tmp_path / "unpacked" / "handout"
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run(["make", "-s", "grade"], cwd=top, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Score: 0 / 80" in done.stdout
+    assert "hidden checks run when your submission is graded" in done.stdout
+    assert done.stdout.count("not implemented yet") >= 8
+
+
+def test_archive_is_reproducible(tmp_path):
+    """Building the archive twice gives the same bytes."""
+    first, second = tmp_path / "1" / "handout.tar.gz", tmp_path / "2" / "handout.tar.gz"
+    for out in (first, second):
+        run_cli("handout", "--out", str(tmp_path / "skel"), "--archive", str(out))
+    assert first.read_bytes() == second.read_bytes()
