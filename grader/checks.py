@@ -3,13 +3,14 @@
 Everything here runs in the parent on plain arrays re-created from bytes."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from grader import messages
 from grader.compare import compare
 from grader.diagnose import Diagnosis, diagnose, diagnose_problem, precision_warning
+from grader.report import CheckResult
 from grader.rubric import Check, Rubric, resolve_shape, shape_words
 from grader.runner import INIT, CaseRun, Observed
 from grader.sandbox.protocol import Value
@@ -26,34 +27,6 @@ class Verdict:
     ran: bool = True                 # False: the code could not be run to produce the value
     details: str = ""                # e.g. the student's traceback
     diagnosis: Diagnosis | None = None
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One rubric row, judged."""
-    id: str
-    title: str
-    kind: str
-    visibility: str
-    score: float
-    max_score: float
-    passed: int
-    total: int
-    status: str                      # passed | failed | error
-    messages: tuple[str, ...] = ()
-    hints: tuple[str, ...] = ()
-    mistakes: tuple[str, ...] = ()
-    details: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "CheckResult":
-        fields = dict(data)
-        for key in ("messages", "hints", "mistakes"):
-            fields[key] = tuple(fields.get(key, ()))
-        return cls(**fields)
 
 
 @dataclass(frozen=True)

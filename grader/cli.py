@@ -82,10 +82,9 @@ def _grade_one(args: argparse.Namespace, zygote):
     from grader.grade import grade_path
 
     rub = rubric.load(args.rubric)
-    vecs = vectors.load(rub)
     if not args.submission.exists():
         raise GraderError(f"{args.submission}: no such folder or archive")
-    return grade_path(args.submission, rub, vecs, zygote), rub
+    return grade_path(args.submission, rub, lambda: vectors.load(rub), zygote), rub
 
 
 def cmd_vectors(args: argparse.Namespace) -> int:

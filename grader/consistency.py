@@ -18,7 +18,7 @@ from grader.sandbox.client import Problem
 from grader.sandbox.protocol import Value
 
 PROBE_KINDS = ("gradcheck", "repeatable", "linearity")
-DIRECTIONS = 3          # random directions per input or parameter
+DIRECTIONS = 1          # a wrong gradient g' gives <g' - g, v> != 0 for almost every v
 STEP = 1e-4             # central-difference step
 GRAD_RTOL = 1e-4        # a float64 layer agrees to ~1e-9; a wrong gradient is off by O(1)
 
@@ -35,90 +35,94 @@ class Probe:
     numeric: dict[str, list[tuple[np.ndarray, float]]] = field(default_factory=dict)
 
 
-class _Stop(Exception):
-    def __init__(self, problem: Problem, stage: str) -> None:
-        super().__init__(stage)
-        self.problem, self.stage = problem, stage
-
-
 def needs_probe(rubric: Rubric) -> list[str]:
     """The cases some check wants probed."""
     return sorted({c for ch in rubric.checks if ch.kind in PROBE_KINDS for c in ch.cases})
 
 
 def probe(sub: Submission, case: Case, inputs: dict[str, np.ndarray]) -> Probe:
-    """Construct a fresh layer on ``case`` and make the extra calls."""
-    out = Probe()
-    if sub.setup_problem is None and (sub.child is None or sub.child.dead):
-        sub.fresh_child()
-    if sub.setup_problem:
+    """Construct a fresh layer on ``case`` and make the extra calls, as one request."""
+    if not sub.usable():
         return Probe(sub.setup_problem, "import")
-    try:
-        _probe(sub, case, inputs, out)
-    except _Stop as stop:
-        out.problem, out.stage = stop.problem, stop.stage
+    layer = sub.rubric.layer
+    steps, tags, directions = _plan(layer, case, inputs)
+    replies = sub.script(steps)
+    out = Probe()
+    backward_keys = [layer.backward.output, *layer.backward.stores]
+    losses: dict[str, list[float]] = {}
+    weight = inputs[layer.backward.inputs[0]]   # L = sum(output * G); backward(G) is dL/d.
+    for (tag, info), reply in zip(tags, replies):
+        if not reply.ok:
+            out.problem, out.stage = reply.problem, info
+            return out
+        if tag == "backward":
+            getattr(out, info).update(zip(backward_keys[:1], reply.values))
+        elif tag == "stores":
+            getattr(out, info).update(zip(backward_keys[1:], reply.values))
+        elif tag == "loss":
+            z = reply.values[0] if reply.values else None
+            loss = _loss(z, weight)
+            if loss is None:
+                out.problem = Problem("exception", "unusable output",
+                                      f"{layer.forward.method} returned "
+                                      f"{z.describe() if z else 'nothing'}")
+                out.stage = "probe"
+                return out
+            losses.setdefault(info, []).append(loss)
+    for wrt, vs in directions.items():
+        values = losses[wrt]
+        out.numeric[wrt] = [(v, (values[2 * i] - values[2 * i + 1]) / (2 * STEP))
+                            for i, v in enumerate(vs)]
     return out
 
 
-def _probe(sub: Submission, case: Case, inputs: dict[str, np.ndarray], out: Probe) -> None:
-    layer = sub.rubric.layer
+def _plan(layer, case: Case, inputs: dict[str, np.ndarray]) -> tuple[list, list, dict]:
+    """The probe's requests, for each a tag saying what its reply is, and the random
+    directions of the finite differences."""
     dims = case.dim_map
-    _ask(sub, {"op": "construct", "args": [dims[s] for s in layer.constructor],
-               "kwargs": dict(layer.constructor_kwargs)}, [], "construct")
+    steps = [({"op": "construct", "args": [dims[s] for s in layer.constructor],
+               "kwargs": dict(layer.constructor_kwargs)}, [])]
+    tags = [("setup", "construct")]
     for name in layer.params:
-        _ask(sub, {"op": "set", "name": name}, [inputs[name]], "set")
-    fwd_in = [inputs[n] for n in layer.forward.inputs]
-    _ask(sub, {"op": "call", "method": layer.forward.method}, fwd_in, layer.forward.method)
+        steps.append(({"op": "set", "name": name}, [inputs[name]]))
+        tags.append(("setup", "set"))
+    fwd_args = [inputs[n] for n in layer.forward.inputs]
+    steps.append(({"op": "call", "method": layer.forward.method}, fwd_args))
+    tags.append(("setup", layer.forward.method))
     upstream = [inputs[n] for n in layer.backward.inputs]
     for key, scale in (("first", 1.0), ("again", 1.0), ("zero", 0.0), ("double", 2.0)):
-        setattr(out, key, _backward(sub, [scale * g for g in upstream]))
-    weight = upstream[0]    # L = sum(output * G): its gradient is what backward(G) returns
+        steps.append(({"op": "call", "method": layer.backward.method},
+                      [scale * g for g in upstream]))
+        tags.append(("backward", key))
+        if layer.backward.stores:
+            steps.append(({"op": "get", "names": list(layer.backward.stores)}, []))
+            tags.append(("stores", key))
     rng = np.random.default_rng(case.seed + 7919)
+    directions: dict[str, list[np.ndarray]] = {}
     for wrt, _, _ in layer.gradients:
         base = inputs[wrt]
-        pairs = []
         for _ in range(DIRECTIONS):
             v = rng.standard_normal(base.shape)
-            plus = _loss(sub, wrt, base + STEP * v, inputs, weight)
-            minus = _loss(sub, wrt, base - STEP * v, inputs, weight)
-            pairs.append((v, (plus - minus) / (2 * STEP)))
+            directions.setdefault(wrt, []).append(v)
+            for sign in (1.0, -1.0):
+                moved = base + sign * STEP * v
+                if wrt in layer.params:
+                    steps.append(({"op": "set", "name": wrt}, [moved]))
+                    tags.append(("setup", "set"))
+                    args = fwd_args
+                else:
+                    args = [moved if n == wrt else inputs[n] for n in layer.forward.inputs]
+                steps.append(({"op": "call", "method": layer.forward.method}, args))
+                tags.append(("loss", wrt))
         if wrt in layer.params:
-            _ask(sub, {"op": "set", "name": wrt}, [base], "set")
-        out.numeric[wrt] = pairs
+            steps.append(({"op": "set", "name": wrt}, [base]))
+            tags.append(("setup", "set"))
+    return steps, tags, directions
 
 
-def _ask(sub: Submission, header: dict, arrays: list, stage: str):
-    reply = sub.request(header, arrays)
-    if not reply.ok:
-        raise _Stop(reply.problem, stage)
-    return reply
-
-
-def _backward(sub: Submission, upstream: list[np.ndarray]) -> dict[str, Value]:
-    layer = sub.rubric.layer
-    reply = _ask(sub, {"op": "call", "method": layer.backward.method}, upstream,
-                 layer.backward.method)
-    values = {layer.backward.output: reply.values[0]}
-    if layer.backward.stores:
-        got = _ask(sub, {"op": "get", "names": list(layer.backward.stores)}, [],
-                   layer.backward.method)
-        values.update(zip(layer.backward.stores, got.values))
-    return values
-
-
-def _loss(sub: Submission, wrt: str, value: np.ndarray, inputs: dict, weight: np.ndarray
-          ) -> float:
-    layer = sub.rubric.layer
-    if wrt in layer.params:
-        _ask(sub, {"op": "set", "name": wrt}, [value], "set")
-        args = [inputs[n] for n in layer.forward.inputs]
-    else:
-        args = [value if n == wrt else inputs[n] for n in layer.forward.inputs]
-    reply = _ask(sub, {"op": "call", "method": layer.forward.method}, args, layer.forward.method)
-    z = reply.values[0]
-    if z.kind != "array" or z.array.size != weight.size or as_float(z.array) is None:
-        raise _Stop(Problem("exception", "unusable output",
-                            f"{layer.forward.method} returned {z.describe()}"), "probe")
+def _loss(z: Value | None, weight: np.ndarray) -> float | None:
+    if z is None or z.kind != "array" or z.array.size != weight.size or as_float(z.array) is None:
+        return None
     with np.errstate(all="ignore"):  # a NaN or inf output is judged later, not warned about
         return float(np.sum(as_float(z.array).reshape(weight.shape) * weight))
 

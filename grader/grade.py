@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -15,9 +16,10 @@ from grader.sandbox.client import Zygote
 from grader.vectors import CaseVectors
 
 MAX_OUTPUT = 8000
+Vectors = dict[str, CaseVectors] | Callable[[], dict[str, CaseVectors]]
 
 
-def grade_path(path: Path, rubric: Rubric, vectors: dict[str, CaseVectors], zygote: Zygote,
+def grade_path(path: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
                slot: int = 0, hide: tuple[Path, ...] = ()) -> Report:
     """Grade a submission folder or archive: stage it (as root: for a sandbox user of its own,
     in a scratch folder removed afterwards), then grade it; a refused one gets a 0 report."""
@@ -41,10 +43,14 @@ def grade_path(path: Path, rubric: Rubric, vectors: dict[str, CaseVectors], zygo
             scratch.cleanup()
 
 
-def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors], zygote: Zygote,
+def grade(root: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
           name: str | None = None, uid: int | None = None, hide: list[str] = ()) -> Report:
-    """Grade the submission in ``root`` (a folder laid out like the handout)."""
+    """Grade the submission in ``root`` (a folder laid out like the handout). ``vectors`` may be
+    a function that loads them: the student's module is then imported meanwhile."""
     sub = Submission(zygote, root, rubric, uid=uid, hide=tuple(hide))
+    sub.start()
+    if callable(vectors):
+        vectors = vectors()
     needed = [c for c in rubric.cases if any(c.name in ch.cases for ch in rubric.checks)]
     runs: dict[str, CaseRun] = {}
     slow: tuple[int, CaseRun] | None = None   # the smallest case that timed out

@@ -3,9 +3,36 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from grader.checks import CheckResult
 
 STATUSES = ("graded", "crashed", "not_importable", "rejected")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One rubric row, judged."""
+    id: str
+    title: str
+    kind: str
+    visibility: str
+    score: float
+    max_score: float
+    passed: int
+    total: int
+    status: str                      # passed | failed | error
+    messages: tuple[str, ...] = ()
+    hints: tuple[str, ...] = ()
+    mistakes: tuple[str, ...] = ()
+    details: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CheckResult":
+        fields = dict(data)
+        for key in ("messages", "hints", "mistakes"):
+            fields[key] = tuple(fields.get(key, ()))
+        return cls(**fields)
 
 
 @dataclass(frozen=True)

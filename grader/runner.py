@@ -51,25 +51,55 @@ class Submission:
     setup_problem: Problem | None = None
     output: list[str] = field(default_factory=list)
     output_dropped: int = 0
+    _pending: bool = field(default=False, repr=False)          # import sent, answer not read
+    _send_problem: Problem | None = field(default=None, repr=False)
 
     def limits(self) -> dict:
         lim = self.rubric.limits
         return {"memory_mb": lim.memory_mb, "output_kb": lim.output_kb, "hide": list(self.hide)}
 
-    def fresh_child(self) -> Problem | None:
-        """Spawn a child and import the student's class in it; a Problem if that fails."""
+    def start(self) -> None:
+        """Spawn a child and send it the import request without waiting: the student's module
+        loads while the parent does other work. ``ready`` collects the answer."""
         if self.child is not None:
             self.child.close()
-        lim, layer = self.rubric.limits, self.rubric.layer
+        layer = self.rubric.layer
         self.child = self.zygote.spawn(self.root, self.limits(), self.uid)
-        reply = self.child.ready(lim.import_seconds)
+        self._pending = True
+        self._send_problem = self.child.send(
+            {"op": "import", "module": self.module or layer.module, "cls": self.cls or layer.cls},
+            [], self.rubric.limits.import_seconds)
+
+    def ready(self) -> Problem | None:
+        """Wait for a started child to greet and import; a Problem if either fails."""
+        seconds = self.rubric.limits.import_seconds
+        reply = self.child.ready(seconds)
         if reply.ok:
-            reply = self.child.request({"op": "import", "module": self.module or layer.module,
-                                        "cls": self.cls or layer.cls},
-                                       timeout=lim.import_seconds)
+            reply = Reply(problem=self._send_problem) if self._send_problem else \
+                self.child.receive(seconds)
         self._keep_output(reply)
         self.setup_problem = reply.problem
+        self._pending, self._send_problem = False, None
         return reply.problem
+
+    def fresh_child(self) -> Problem | None:
+        """Spawn a child and import the student's class in it; a Problem if that fails."""
+        self.start()
+        return self.ready()
+
+    def usable(self) -> bool:
+        """True when a child is up with the module imported (starting one if needed)."""
+        if self.setup_problem is None and (self.child is None or self.child.dead):
+            self.fresh_child()
+        elif self._pending:
+            self.ready()
+        return self.setup_problem is None
+
+    def script(self, steps: list[tuple[dict, list[np.ndarray]]]) -> list[Reply]:
+        replies = self.child.script(steps, self.rubric.limits.call_seconds)
+        for reply in replies:
+            self._keep_output(reply)
+        return replies
 
     def request(self, header: dict, arrays: list[np.ndarray] = ()) -> Reply:
         reply = self.child.request(header, arrays, self.rubric.limits.call_seconds)
@@ -98,59 +128,63 @@ def make_inputs(rubric: Rubric, case: Case) -> dict[str, np.ndarray]:
 
 def run_case(sub: Submission, case: Case, inputs: dict[str, np.ndarray],
              skip: CaseRun | None = None) -> CaseRun:
-    """Construct, read the initial parameters, set them, call forward then backward.
+    """Construct, read the initial parameters, set them, call forward (twice: a warm-up input,
+    then the case's) and backward, reading what each call stores. One request to the child.
 
     With ``skip`` (a smaller case whose call timed out), that call is not attempted again: it
     fails the same way, and only the steps before it run."""
     run = CaseRun(case, inputs)
-    skipped = {skip.failed_stage: skip.failure} if skip else {}
-    layer = sub.rubric.layer
-    if sub.setup_problem is None and (sub.child is None or sub.child.dead):
-        sub.fresh_child()
-    if sub.setup_problem:  # a module that does not import fails every case the same way
+    if not sub.usable():  # a module that does not import fails every case the same way
         return _fail(run, sub.rubric, sub.setup_problem, "import", "init")
-    dims = case.dim_map
-    reply = sub.request({"op": "construct", "args": [dims[s] for s in layer.constructor],
-                         "kwargs": dict(layer.constructor_kwargs)})
-    if not reply.ok:
-        return _fail(run, sub.rubric, reply.problem, "construct", "init")
-    _get(sub, run, [INIT + p for p in layer.params], layer.params, "init")
-    for name in layer.params:
-        reply = sub.request({"op": "set", "name": name}, [inputs[name]])
+    steps = _steps(sub.rubric, case, inputs)
+    if skip is not None:
+        steps = steps[:next(i for i, s in enumerate(steps) if s[0] == skip.failed_stage)]
+    replies = sub.script([(header, arrays) for _, _, header, arrays in steps])
+    layer = sub.rubric.layer
+    for (stage, what, _, _), reply in zip(steps, replies):
         if not reply.ok:
-            return _fail(run, sub.rubric, reply.problem, "set", layer.forward.method)
-    if layer.forward.method in skipped:
-        return _fail(run, sub.rubric, skipped[layer.forward.method], layer.forward.method,
-                     layer.forward.method)
-    reply = sub.request({"op": "call", "method": layer.forward.method},
-                        [inputs[WARMUP + n] for n in layer.forward.inputs])
-    if not reply.ok:
-        return _fail(run, sub.rubric, reply.problem, layer.forward.method, layer.forward.method)
-    for stage in (layer.forward, layer.backward):
-        if stage.method in skipped:
-            return _fail(run, sub.rubric, skipped[stage.method], stage.method, stage.method)
-        reply = sub.request({"op": "call", "method": stage.method, "echo": True},
-                            [inputs[n] for n in stage.inputs])
-        if not reply.ok:
-            return _fail(run, sub.rubric, reply.problem, stage.method, stage.method)
-        run.observed[stage.output] = Observed(reply.values[0], stage=stage.method)
-        for name, echoed in zip(stage.inputs, reply.echo):
-            run.observed[f"{ECHO}{stage.method}.{name}"] = Observed(echoed, stage=stage.method)
-        problem = _get(sub, run, list(stage.stores), stage.stores, stage.method)
-        if problem:
-            return _fail(run, sub.rubric, problem, stage.method, stage.method)
+            first = {"construct": "init", "set": layer.forward.method}.get(stage, stage)
+            return _fail(run, sub.rubric, reply.problem, stage, first)
+        _record(run, layer, stage, what, reply)
+    if skip is not None:
+        return _fail(run, sub.rubric, skip.failure, skip.failed_stage, skip.failed_stage)
     return run
 
 
-def _get(sub: Submission, run: CaseRun, keys: list[str], names: tuple[str, ...],
-         stage: str) -> Problem | None:
-    if not names:
-        return None
-    reply = sub.request({"op": "get", "names": list(names)})
-    for i, key in enumerate(keys):
-        run.observed[key] = Observed(reply.values[i] if reply.ok else None,
-                                     None if reply.ok else reply.problem, stage)
-    return reply.problem
+def _steps(rubric: Rubric, case: Case, inputs: dict[str, np.ndarray]) -> list[tuple]:
+    """(stage, what, request header, arrays) for every step of a case, in order."""
+    layer, dims = rubric.layer, case.dim_map
+    steps = [("construct", "construct", {"op": "construct",
+              "args": [dims[s] for s in layer.constructor],
+              "kwargs": dict(layer.constructor_kwargs)}, [])]
+    if layer.params:
+        steps.append(("construct", "init", {"op": "get", "names": list(layer.params)}, []))
+    steps += [("set", "set", {"op": "set", "name": p}, [inputs[p]]) for p in layer.params]
+    fwd, bwd = layer.forward, layer.backward
+    steps.append((fwd.method, "warmup", {"op": "call", "method": fwd.method},
+                  [inputs[WARMUP + n] for n in fwd.inputs]))
+    for call in (fwd, bwd):
+        steps.append((call.method, "call", {"op": "call", "method": call.method, "echo": True},
+                      [inputs[n] for n in call.inputs]))
+        if call.stores:
+            steps.append((call.method, "stores", {"op": "get", "names": list(call.stores)}, []))
+    return steps
+
+
+def _record(run: CaseRun, layer, stage: str, what: str, reply: Reply) -> None:
+    """Keep what one successful step produced."""
+    if what == "init":
+        for name, value in zip(layer.params, reply.values):
+            run.observed[INIT + name] = Observed(value, stage="init")
+        return
+    call = layer.forward if stage == layer.forward.method else layer.backward
+    if what == "call" and reply.values:
+        run.observed[call.output] = Observed(reply.values[0], stage=stage)
+        for name, echoed in zip(call.inputs, reply.echo):
+            run.observed[f"{ECHO}{stage}.{name}"] = Observed(echoed, stage=stage)
+    elif what == "stores":
+        for name, value in zip(call.stores, reply.values):
+            run.observed[name] = Observed(value, stage=stage)
 
 
 def _fail(run: CaseRun, rubric: Rubric, problem: Problem, stage: str, first: str) -> CaseRun:

@@ -58,8 +58,10 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         if fork:
             pid = os.fork()
-            if pid == 0:
-                ours.close()
+            if pid == 0:  # keep only the socket: no pipe of this process may leak to children
+                keep = theirs.fileno()
+                os.closerange(3, keep)
+                os.closerange(keep + 1, 1 << 16)
                 from grader.sandbox import zygote
                 zygote.serve(theirs)
             self.process = None
@@ -139,8 +141,28 @@ class Child:
 
     def request(self, header: dict, arrays: list[np.ndarray] = (), timeout: float = 3.0) -> Reply:
         """Send one request and wait at most ``timeout`` seconds for its reply."""
+        problem = self.send(header, arrays, timeout)
+        return Reply(problem=problem) if problem else self.receive(timeout)
+
+    def script(self, steps: list[tuple[dict, list[np.ndarray]]], timeout: float) -> list[Reply]:
+        """Send several requests as one; the child answers each in turn and stops after the
+        first that fails. Every step has ``timeout`` seconds, counted from the previous reply."""
+        headers = [dict(h, n=len(a)) for h, a in steps]
+        arrays = [arr for _, a in steps for arr in a]
+        problem = self.send({"op": "script", "steps": headers}, arrays, timeout)
+        if problem:
+            return [Reply(problem=problem)]
+        replies = []
+        for _ in steps:
+            replies.append(self.receive(timeout))
+            if not replies[-1].ok:
+                break
+        return replies
+
+    def send(self, header: dict, arrays: list[np.ndarray], timeout: float) -> Problem | None:
+        """Write one request frame; a Problem if the child is gone or does not read it."""
         if self.dead:
-            return Reply(problem=self.dead)
+            return self.dead
         deadline = time.monotonic() + timeout
         data = memoryview(protocol.encode_frame(header, list(arrays)))
         while data:
@@ -150,8 +172,14 @@ class Child:
             try:
                 data = data[os.write(self.req_fd, data[:65536]):]
             except BrokenPipeError:
-                return self._died()
-        return self._receive(deadline, timeout)
+                return self._died().problem
+        return None
+
+    def receive(self, timeout: float) -> Reply:
+        """Read the next reply, waiting at most ``timeout`` seconds."""
+        if self.dead:
+            return Reply(problem=self.dead)
+        return self._receive(time.monotonic() + timeout, timeout)
 
     def _receive(self, deadline: float, timeout: float) -> Reply:
         try:

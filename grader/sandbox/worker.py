@@ -77,10 +77,26 @@ def run(req_fd: int, resp_fd: int, root: str, limits: dict, uid: int | None) -> 
             header, arrays = reader.read()
         except protocol.ChannelClosed:
             os._exit(0)
-        head, out_arrays = _handle(header, arrays, state)
-        text, dropped = capture.take()
-        head.update(out=text, out_dropped=dropped)
-        protocol.write_frame(RESP_FD, head, out_arrays)
+        steps = header.get("steps") if header.get("op") == "script" else None
+        if not isinstance(steps, list):
+            steps, arrays = [dict(header, n=len(arrays))], [arrays]
+        else:
+            arrays = _split(arrays, [int(s.get("n", 0)) for s in steps])
+        for step, step_arrays in zip(steps, arrays):  # one reply per step, up to a failure
+            head, out_arrays = _handle(step, step_arrays, state)
+            text, dropped = capture.take()
+            head.update(out=text, out_dropped=dropped)
+            protocol.write_frame(RESP_FD, head, out_arrays)
+            if not head.get("ok"):
+                break
+
+
+def _split(arrays: list, counts: list[int]) -> list[list]:
+    out, start = [], 0
+    for n in counts:
+        out.append(arrays[start:start + n])
+        start += n
+    return out
 
 
 def _grader_home() -> str:
