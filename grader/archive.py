@@ -39,17 +39,24 @@ def extract(archive: Path, dest: Path, bounds: Bounds = Bounds()) -> None:
     import zipfile
 
     dest.mkdir(parents=True, exist_ok=True)
+    name = archive.name.lower()
+    as_zip = name.endswith(".zip") or (not name.endswith((".tar", ".tar.gz", ".tgz"))
+                                       and zipfile.is_zipfile(archive))
     try:
-        if zipfile.is_zipfile(archive):
+        if as_zip and zipfile.is_zipfile(archive):
             _extract_zip(archive, dest, bounds)
-        elif tarfile.is_tarfile(archive):
+        elif not as_zip and tarfile.is_tarfile(archive):
             _extract_tar(archive, dest, bounds)
         else:
-            raise UnsafeArchive(f"{archive.name} is not a zip or tar archive")
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
-        if isinstance(exc, tarfile.FilterError):
-            raise UnsafeArchive(f"{archive.name}: refused member: {exc}") from None
-        raise UnsafeArchive(f"{archive.name} is damaged or unreadable: {exc}") from None
+            raise UnsafeArchive(f"{archive.name} is not a readable {'zip' if as_zip else 'tar'} "
+                                f"archive (damaged, or not an archive at all)")
+    except UnsafeArchive:
+        raise
+    except tarfile.FilterError as exc:
+        raise UnsafeArchive(f"{archive.name}: refused member: {exc}") from None
+    except Exception as exc:  # damaged data fails in zlib, lzma, bz2, zipfile, tarfile...
+        raise UnsafeArchive(f"{archive.name} is damaged or unreadable: "
+                            f"{type(exc).__name__}: {exc}") from None
 
 
 def _check_name(name: str) -> PurePosixPath:
@@ -67,14 +74,15 @@ def _extract_zip(archive: Path, dest: Path, bounds: Bounds) -> None:
     with zipfile.ZipFile(archive) as zf:
         infos = zf.infolist()
         if len(infos) > bounds.max_files:
-            raise UnsafeArchive(f"{archive.name} has {len(infos)} entries (limit {bounds.max_files})")
+            raise UnsafeArchive(f"{archive.name} has {len(infos)} entries "
+                                f"(limit {bounds.max_files})")
         total = 0
         for info in infos:
             rel = _check_name(info.filename)
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 raise UnsafeArchive(f"refused member {info.filename!r}: a symbolic link")
-            if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                 raise UnsafeArchive(f"refused member {info.filename!r}: not a regular file")
             target = dest.joinpath(*rel.parts)
             if info.is_dir():
@@ -86,7 +94,7 @@ def _extract_zip(archive: Path, dest: Path, bounds: Bounds) -> None:
                     total += len(chunk)
                     if total > bounds.max_bytes:
                         raise UnsafeArchive(f"{archive.name} expands to more than "
-                                            f"{bounds.max_bytes >> 20} MB")
+                                            f"{_size(bounds.max_bytes)}")
                     out.write(chunk)
 
 
@@ -105,9 +113,13 @@ def _extract_tar(archive: Path, dest: Path, bounds: Bounds) -> None:
             total += member.size
             if total > bounds.max_bytes:
                 raise UnsafeArchive(f"{archive.name} expands to more than "
-                                    f"{bounds.max_bytes >> 20} MB")
+                                    f"{_size(bounds.max_bytes)}")
         # the "data" filter refuses absolute names, '..', and links that point outside dest
         tf.extractall(dest, members=members, filter="data")
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):g} MB" if n >= 1 << 20 else f"{n} bytes"
 
 
 def locate_root(folder: Path, layer_file: str) -> Path:
@@ -145,12 +157,14 @@ def copy_tree(src: Path, dest: Path, bounds: Bounds = Bounds()) -> None:
             path = Path(here) / name
             if path.is_symlink() and not os.path.realpath(path).startswith(real_src + os.sep):
                 raise UnsafeArchive(f"refused {rel / name}: a link pointing outside the submission")
+            if path.is_symlink() and not path.exists():
+                raise UnsafeArchive(f"refused {rel / name}: a link to a file that does not exist")
         for name in files:
             path = Path(here) / name
             count += 1
             total += path.stat().st_size
             if count > bounds.max_files or total > bounds.max_bytes:
                 raise UnsafeArchive(f"{src.name} holds more than {bounds.max_files} files or "
-                                    f"{bounds.max_bytes >> 20} MB")
+                                    f"{_size(bounds.max_bytes)}")
             if path.is_file():
                 shutil.copyfile(path, dest / rel / name)

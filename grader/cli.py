@@ -52,12 +52,14 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade one submission and print / write its report."""
     from grader.output import Outputs, Renderer, emit
+    from grader.trace import mark
 
     renderer = Renderer() if not args.quiet or args.html or args.json else None
     report, rub = None, None
     try:
         from grader.sandbox.client import Zygote
 
+        mark("numpy imported")
         zygote = Zygote()  # before anything secret is loaded into this process
         try:
             report, rub = _grade_one(args, zygote)
@@ -70,10 +72,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
     outputs = Outputs(not args.quiet, render.use_colour(sys.stdout), args.html, args.json,
                       args.autolab, rub.gradescope_hidden_visibility)
+    mark("graded")
     if renderer is not None:
         renderer.finish(report, outputs)
     else:
         emit(report, outputs)
+    mark("rendered")
     return 0
 
 

@@ -2,21 +2,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from grader import checks as checks_mod
-from grader import messages
-from grader.checks import CheckResult, Context
-from grader.report import Report
+from grader.report import CheckResult, Report
 from grader.rubric import Check, Rubric
 from grader.runner import CaseRun, Submission, run_case
 from grader.sandbox.client import Zygote
-from grader.vectors import CaseVectors
+from grader.trace import mark
+
+if TYPE_CHECKING:
+    from grader.checks import Context
+    from grader.vectors import CaseVectors
 
 MAX_OUTPUT = 8000
-Vectors = dict[str, CaseVectors] | Callable[[], dict[str, CaseVectors]]
+Vectors = "dict[str, CaseVectors] | Callable[[], dict[str, CaseVectors]]"
 
 
 def grade_path(path: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
@@ -49,8 +50,12 @@ def grade(root: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
     a function that loads them: the student's module is then imported meanwhile."""
     sub = Submission(zygote, root, rubric, uid=uid, hide=tuple(hide))
     sub.start()
+    mark("child started")
+    from grader.checks import Context  # loads while the child imports the student's module
+
     if callable(vectors):
         vectors = vectors()
+        mark("vectors loaded")
     needed = [c for c in rubric.cases if any(c.name in ch.cases for ch in rubric.checks)]
     runs: dict[str, CaseRun] = {}
     slow: tuple[int, CaseRun] | None = None   # the smallest case that timed out
@@ -61,17 +66,20 @@ def grade(root: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
             runs[case.name] = run = run_case(sub, case, vectors[case.name].inputs, skip)
             if run.failure and run.failure.kind == "timeout" and not skip:
                 slow = (size, run)
+        mark("cases run")
         probes = {}
         if any(c.kind in ("gradcheck", "repeatable", "linearity") for c in rubric.checks):
             from grader import consistency
 
             for name in consistency.needs_probe(rubric):
                 probes[name] = consistency.probe(sub, rubric.case(name), vectors[name].inputs)
+        mark("probes run")
         ctx = Context(rubric, runs, vectors, probes)
         with np.errstate(all="ignore"):  # NaN and inf from student code are judged, not warned
             results = tuple(evaluate(check, ctx) for check in rubric.checks)
     finally:
         sub.close()
+    mark("judged")
     return _report(rubric, name or root.name, results, runs, sub)
 
 
@@ -82,10 +90,12 @@ def _size(case) -> int:
     return size
 
 
-def evaluate(check: Check, ctx: Context) -> CheckResult:
+def evaluate(check: Check, ctx: "Context") -> CheckResult:
     """Judge one rubric row (the consistency kinds live in their own module)."""
-    if check.kind in checks_mod.JUDGES:
-        return checks_mod.evaluate(check, ctx)
+    from grader import checks
+
+    if check.kind in checks.JUDGES:
+        return checks.evaluate(check, ctx)
     from grader import consistency
 
     return consistency.evaluate(check, ctx)
@@ -93,6 +103,8 @@ def evaluate(check: Check, ctx: Context) -> CheckResult:
 
 def _report(rubric: Rubric, name: str, results: tuple[CheckResult, ...],
             runs: dict[str, CaseRun], sub: Submission) -> Report:
+    from grader import messages
+
     score = round(sum(r.score for r in results), 4)
     failures = [r for r in runs.values() if r.failure]
     status, summary, details = "graded", "", ""
@@ -114,6 +126,8 @@ def _report(rubric: Rubric, name: str, results: tuple[CheckResult, ...],
 def _crash_summary(rubric: Rubric, failures: list[CaseRun]) -> tuple[str, str]:
     """Each distinct failure once, with the cases it happened on; tracebacks of public cases
     only (an exception message may quote a hidden input)."""
+    from grader import messages
+
     public = [r for r in failures if r.case.visibility == "public"]
     hidden = len(failures) - len(public)
     groups: dict[str, list[CaseRun]] = {}

@@ -75,7 +75,10 @@ def _serve(read_fd: int) -> int:
     from grader import render
     from grader.report import Report
 
+    from grader.trace import mark
+
     render.environment(False).get_template("terminal.txt.j2")
+    mark("renderer: templates ready")
     with os.fdopen(read_fd, "rb") as pipe:
         data = pipe.read()
     if not data:

@@ -194,9 +194,21 @@ def _json_safe(data: Any) -> bool:
 def _parse_yaml(text: str, path: Path) -> Any:
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~20x faster
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~20x faster
+
+    class Loader(base):  # a key given twice is a typo to report, not to resolve silently
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise GraderError(f"{path}: line {key_node.start_mark.line + 1}: "
+                                      f"key {key!r} appears twice")
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
     try:
-        data = yaml.load(text, Loader=loader)
+        data = yaml.load(text, Loader=Loader)
     except yaml.YAMLError as exc:
         raise GraderError(f"{path}: not valid YAML: {exc}") from None
     return data
@@ -354,7 +366,10 @@ def _cases(top: Reader, symbols: set[str]) -> tuple[Case, ...]:
         vis = r.get("visibility", str, "public")
         if vis not in VISIBILITIES:
             r.fail(f"must be public or hidden, not {vis!r}", "visibility")
-        cases.append(Case(name, tuple(values.items()), r.get("seed", int), vis))
+        seed = r.get("seed", int)
+        if seed < 0:
+            r.fail(f"must be >= 0, not {seed}", "seed")
+        cases.append(Case(name, tuple(values.items()), seed, vis))
     return tuple(cases)
 
 
@@ -374,8 +389,8 @@ def _checks(top: Reader, rubric: Rubric, atol: float, rtol: float) -> tuple[Chec
         targets = r.names("target", ())
         _check_targets(r, kind, targets, layer, names)
         points = r.get("points", float)
-        if points < 0:
-            r.fail("must not be negative", "points")
+        if not 0 <= points < float("inf"):  # also refuses NaN
+            r.fail(f"must be a finite number >= 0, not {points}", "points")
         cases = _select_cases(r, rubric.cases, kind)
         if kind == "gradcheck" and not layer.gradients:
             r.fail("a gradcheck needs layer.gradients (which quantity is the gradient of which)",

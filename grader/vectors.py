@@ -2,10 +2,8 @@
 stored as deterministic .npz files with a sha256 manifest, and verified before grading."""
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,25 +26,34 @@ class CaseVectors:
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write an .npz whose bytes depend only on the arrays (fixed timestamps and order)."""
+    import zipfile
+
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:   # stored, as np.savez does
         for key in sorted(arrays):
             data = io.BytesIO()
-            np.lib.format.write_array(data, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+            np.lib.format.write_array(data, np.asarray(arrays[key]), allow_pickle=False)
             info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data.getvalue())
     path.write_bytes(buf.getvalue())
 
 
 def read_npz(data: bytes) -> dict[str, np.ndarray]:
     """Read arrays from .npz bytes without ever unpickling."""
+    import zipfile
+
     out = {}
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         for name in zf.namelist():
             out[name[:-4] if name.endswith(".npy") else name] = protocol.decode_array(
                 zf.read(name))
     return out
+
+
+def _sha256(data: bytes):
+    import hashlib  # here, not at the top: it loads OpenSSL
+
+    return hashlib.sha256(data)
 
 
 def split_cases(arrays: dict[str, np.ndarray]) -> dict[str, CaseVectors]:
@@ -79,7 +86,7 @@ def write(rubric: Rubric, cases: dict[str, CaseVectors]) -> list[Path]:
             continue
         path = out_dir / fname
         write_npz(path, flatten(chosen))
-        manifest["files"][fname] = {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        manifest["files"][fname] = {"sha256": _sha256(path.read_bytes()).hexdigest(),
                                     "rubric": rubric.fingerprint(vis), "cases": sorted(chosen)}
         written.append(path)
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -105,7 +112,7 @@ def load(rubric: Rubric) -> dict[str, CaseVectors]:
             data = (where / fname).read_bytes()
         except OSError as exc:
             raise GraderError(f"cannot read {where / fname}: {exc.strerror}") from None
-        if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+        if _sha256(data).hexdigest() != entry.get("sha256"):
             raise GraderError(f"{where / fname} does not match the sha256 in its manifest: "
                               "the file was changed or damaged; run `make vectors`")
         if entry.get("rubric") != rubric.fingerprint(vis):
@@ -142,7 +149,7 @@ def generate(rubric: Rubric) -> list[Path]:
 
 def _observe(zygote, rubric: Rubric, case, inputs: dict, mistake: str | None
              ) -> dict[str, np.ndarray]:
-    from grader.runner import Submission, run_case
+    from grader.runner import ECHO, Submission, run_case
 
     sub = Submission(zygote, rubric.reference_dir.resolve(), rubric,
                      module=rubric.mistakes_module if mistake else None, cls=mistake)
@@ -157,7 +164,7 @@ def _observe(zygote, rubric: Rubric, case, inputs: dict, mistake: str | None
                           f"{run.failed_stage}: {p.kind} {p.type} {p.message} {p.where}\n"
                           f"{p.traceback}")
     return {k: np.asarray(o.value.array) for k, o in run.observed.items()
-            if o.value is not None and o.value.array is not None}
+            if o.value is not None and o.value.array is not None and not k.startswith(ECHO)}
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:

@@ -192,8 +192,8 @@ class Child:
             return self._fail(Problem("corrupt", message=str(exc)))
         try:
             return _reply(header, arrays)
-        except protocol.ChannelCorrupt as exc:
-            return self._fail(Problem("corrupt", message=str(exc)))
+        except (protocol.ChannelCorrupt, TypeError, ValueError, AttributeError) as exc:
+            return self._fail(Problem("corrupt", message=f"malformed reply: {exc}"))
 
     def _died(self) -> Reply:
         code = self.close()
@@ -227,6 +227,9 @@ def _reply(header: dict, arrays: list[np.ndarray]) -> Reply:
             str(err.get("line", ""))[:200], err.get("name") if isinstance(err.get("name"), str)
             else None), output=out, output_dropped=dropped)
     values, index = [], 0
+    if not isinstance(header.get("values", []), list) or not isinstance(header.get("echo", []),
+                                                                          list):
+        raise protocol.ChannelCorrupt("values are not a list")
     for entry in header.get("values", []):
         value, index = protocol.decode_value(entry, arrays, index)
         values.append(value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import select
 import struct
 import time
@@ -40,7 +41,7 @@ def encode_frame(header: dict, arrays: list[np.ndarray] = ()) -> bytes:
     parts = [struct.pack(">I", len(head)), head]
     for arr in arrays:
         buf = io.BytesIO()
-        np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+        np.lib.format.write_array(buf, np.asarray(arr), allow_pickle=False)  # keeps 0-d as 0-d
         data = buf.getvalue()
         parts += [struct.pack(">Q", len(data)), data]
     return b"".join(parts)
@@ -54,13 +55,54 @@ def write_frame(fd: int, header: dict, arrays: list[np.ndarray] = ()) -> None:
         data = data[written:]
 
 
+_NPY_HEADER = re.compile(
+    r"\{'descr': '([<>|=][a-zA-Z][0-9]{1,2})', 'fortran_order': (True|False), "
+    r"'shape': \(((?:\d+, ?)*\d*)\), \}\s*")
+
+
 def decode_array(data: bytes) -> np.ndarray:
-    """Re-create an array from .npy bytes, refusing object arrays."""
+    """Re-create an array from .npy bytes: plain numeric and boolean dtypes only, and a shape
+    that fits the bytes actually received (a forged header cannot make us allocate more)."""
+    header = _npy_header(data)
+    if header is None:
+        raise ChannelCorrupt("bad array bytes: not a plain .npy array")
+    descr, fortran, shape, offset = header
     try:
-        arr = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise ChannelCorrupt(f"bad array bytes: {exc}") from None
-    return arr
+        dtype = np.dtype(descr)
+    except TypeError:
+        raise ChannelCorrupt(f"bad array bytes: dtype {descr!r}") from None
+    if dtype.hasobject or dtype.kind not in "biufc":
+        raise ChannelCorrupt(f"bad array bytes: dtype {descr!r} is not numeric")
+    count = 1
+    for n in shape:
+        count *= n
+    if count * dtype.itemsize != len(data) - offset:
+        raise ChannelCorrupt(f"bad array bytes: shape {shape} does not match "
+                             f"{len(data) - offset} bytes")
+    arr = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+    return arr.reshape(shape, order="F" if fortran else "C").copy()
+
+
+def _npy_header(data: bytes) -> tuple[str, bool, tuple[int, ...], int] | None:
+    """Parse a version 1-3 .npy header without evaluating it."""
+    if len(data) < 10 or data[:6] != b"\x93NUMPY":
+        return None
+    major = data[6]
+    if major == 1:
+        (length,), start = struct.unpack("<H", data[8:10]), 10
+    elif major in (2, 3) and len(data) >= 12:
+        (length,), start = struct.unpack("<I", data[8:12]), 12
+    else:
+        return None
+    try:
+        text = data[start:start + length].decode("latin1")
+    except UnicodeDecodeError:
+        return None
+    m = _NPY_HEADER.fullmatch(text)
+    if m is None:
+        return None
+    shape = tuple(int(n) for n in m.group(3).replace(" ", "").split(",") if n)
+    return m.group(1), m.group(2) == "True", shape, start + length
 
 
 class FrameReader:
@@ -104,9 +146,12 @@ class FrameReader:
             raise ChannelCorrupt(f"header is not JSON: {exc}") from None
         if not isinstance(header, dict) or not isinstance(header.get("arrays"), int):
             raise ChannelCorrupt("header is not a mapping with an array count")
-        arrays = []
+        arrays, total = [], size
         for _ in range(header["arrays"]):
             (length,) = struct.unpack(">Q", self._take(8, deadline))
+            total += length
+            if total > self.max_bytes:  # the whole frame, not just each part, is bounded
+                raise ChannelCorrupt(f"frame exceeds the limit of {self.max_bytes} bytes")
             arrays.append(decode_array(self._take(length, deadline)))
         return header, arrays
 

@@ -1,0 +1,384 @@
+"""The parent/child channel: frames are bounded and never unpickled; a child's fate is a Problem."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from grader.sandbox.protocol import (MAX_HEADER, ChannelClosed, ChannelCorrupt, ChannelTimeout,
+                                     FrameReader, decode_value, write_frame)
+
+
+class Marker:
+    """Unpickling this creates a file: proof that pickled bytes were (not) loaded."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return open, (str(self.path), "w")
+
+
+def hand_frame(header: dict, payloads: list[bytes]) -> bytes:
+    """A frame built by hand in the documented format (not with encode_frame)."""
+    head = json.dumps(dict(header, arrays=len(payloads))).encode()
+    out = struct.pack(">I", len(head)) + head
+    for data in payloads:
+        out += struct.pack(">Q", len(data)) + data
+    return out
+
+
+@pytest.fixture
+def pipe():
+    r, w = os.pipe()
+    fds = {"r": r, "w": w}
+    yield fds
+    for fd in fds.values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def soon(seconds: float = 2.0) -> float:
+    return time.monotonic() + seconds
+
+
+# --- protocol -----------------------------------------------------------------------------
+
+def test_frame_round_trip(pipe):
+    """A frame written with write_frame reads back with the same header and arrays."""
+    arrays = [np.arange(12, dtype=np.float64).reshape(3, 4), np.array([1, -2], dtype=np.int32),
+              np.asfortranarray(np.ones((2, 3), dtype=np.float32)), np.array([np.nan, np.inf])]
+    write_frame(pipe["w"], {"op": "call", "method": "forward", "x": [1.5, None]}, arrays)
+    header, got = FrameReader(pipe["r"], 1 << 20).read(soon())
+    assert header == {"op": "call", "method": "forward", "x": [1.5, None], "arrays": 4}
+    assert [(a.dtype, a.shape) for a in got] == [(a.dtype, a.shape) for a in arrays]
+    for a, b in zip(got, arrays):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_zero_d_array_round_trip(pipe):
+    """A 0-d array (a scalar) keeps its shape () through a frame."""
+    write_frame(pipe["w"], {}, [np.array(4.0)])
+    _, (got,) = FrameReader(pipe["r"], 1 << 20).read(soon())
+    assert got.shape == () and got.item() == 4.0
+
+
+def test_pickled_array_refused_without_unpickling(pipe, tmp_path):
+    """An object-dtype (pickled) .npy payload is ChannelCorrupt, and nothing is unpickled."""
+    marker = tmp_path / "unpickled"
+    buf = io.BytesIO()
+    np.save(buf, np.array([Marker(marker)], dtype=object), allow_pickle=True)
+    assert not marker.exists()
+    os.write(pipe["w"], hand_frame({"ok": True}, [buf.getvalue()]))
+    with pytest.raises(ChannelCorrupt, match="bad array bytes"):
+        FrameReader(pipe["r"], 1 << 20).read(soon())
+    assert not marker.exists()
+
+
+def test_header_length_over_limit(pipe):
+    """A header length over MAX_HEADER is refused at once, without waiting for its bytes."""
+    os.write(pipe["w"], struct.pack(">I", MAX_HEADER + 1))
+    start = time.monotonic()
+    with pytest.raises(ChannelCorrupt, match="header of"):
+        FrameReader(pipe["r"], 1 << 30).read(soon(5))
+    assert time.monotonic() - start < 1
+
+
+def test_array_length_over_max_bytes(pipe):
+    """An array length over max_bytes is refused at once, without waiting for its bytes."""
+    head = json.dumps({"arrays": 1}).encode()
+    os.write(pipe["w"], struct.pack(">I", len(head)) + head + struct.pack(">Q", 4097))
+    start = time.monotonic()
+    with pytest.raises(ChannelCorrupt, match="exceeds the limit of 4096"):
+        FrameReader(pipe["r"], 4096).read(soon(5))
+    assert time.monotonic() - start < 1
+
+
+def test_frame_total_over_max_bytes(pipe):
+    """A frame whose arrays together exceed max_bytes is refused."""
+    npy = io.BytesIO()
+    np.save(npy, np.zeros(200))           # about 1.7 kB each, under the 4096 bound
+    os.write(pipe["w"], hand_frame({"ok": True}, [npy.getvalue()] * 8))
+    with pytest.raises(ChannelCorrupt):
+        FrameReader(pipe["r"], 4096).read(soon())
+
+
+def test_array_with_huge_declared_shape(pipe):
+    """A tiny .npy payload whose header declares an enormous shape is ChannelCorrupt."""
+    npy = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        npy, {"descr": "<f8", "fortran_order": False, "shape": (2 ** 59,)})
+    os.write(pipe["w"], hand_frame({"ok": True}, [npy.getvalue() + bytes(8)]))
+    with pytest.raises(ChannelCorrupt):
+        FrameReader(pipe["r"], 4096).read(soon())
+
+
+@pytest.mark.parametrize("head", [b"hello", b"\xff\xfe{}", b"[1, 2]", b'{"arrays": "2"}'],
+                         ids=["text", "not-utf8", "list", "count-not-int"])
+def test_bad_header_refused(pipe, head):
+    """A header that is not a JSON mapping with an integer array count is ChannelCorrupt."""
+    os.write(pipe["w"], struct.pack(">I", len(head)) + head)
+    with pytest.raises(ChannelCorrupt, match="header"):
+        FrameReader(pipe["r"], 1 << 20).read(soon())
+
+
+@pytest.mark.parametrize("partial", [b"", b"\x00\x00\x00\x10{\"arr"], ids=["empty", "mid-frame"])
+def test_closed_pipe(pipe, partial):
+    """The writer closing the pipe (before or during a frame) is ChannelClosed."""
+    os.write(pipe["w"], partial)
+    os.close(pipe.pop("w"))
+    with pytest.raises(ChannelClosed):
+        FrameReader(pipe["r"], 1 << 20).read(soon())
+
+
+def test_deadline(pipe):
+    """With a deadline and nothing written, read raises ChannelTimeout at the deadline."""
+    start = time.monotonic()
+    with pytest.raises(ChannelTimeout):
+        FrameReader(pipe["r"], 1 << 20).read(start + 0.3)
+    assert 0.25 < time.monotonic() - start < 2
+
+
+@pytest.mark.parametrize("entry,arrays", [({"kind": "pickle"}, []), ({"kind": None}, []),
+                                          ("array", []), ({"kind": "array"}, [])],
+                         ids=["unknown-kind", "no-kind", "not-a-mapping", "missing-array"])
+def test_decode_value_refuses(entry, arrays):
+    """decode_value refuses unknown kinds, non-mappings and references to missing arrays."""
+    with pytest.raises(ChannelCorrupt):
+        decode_value(entry, arrays, 0)
+
+
+# --- child --------------------------------------------------------------------------------
+
+STUDENT = '''\
+import io, json, os, struct, time
+import numpy as np
+
+
+def _frame(header, payloads=()):
+    head = json.dumps(dict(header, arrays=len(payloads))).encode()
+    out = struct.pack(">I", len(head)) + head
+    for data in payloads:
+        out += struct.pack(">Q", len(data)) + data
+    return out
+
+
+class Gadget:
+    pass
+
+
+class Trap:
+    def __reduce__(self):
+        return open, (os.path.join(os.getcwd(), "..", "UNPICKLED"), "w")
+
+
+class Thing:
+    def __init__(self, n):
+        self.n = n
+
+    def items(self):
+        return [1, 2, 3]
+
+    def gadget(self):
+        return Gadget()
+
+    def boom(self):
+        return self._lookup("nope")
+
+    def _lookup(self, key):
+        return {}[key]
+
+    def nap(self):
+        time.sleep(30)
+
+    def quit(self):
+        os._exit(3)
+
+    def hello(self):
+        print("hello")
+        return 2
+
+    def flood(self):
+        for _ in range(1000):
+            print("x" * 1000)
+        return 1
+
+    def garbage(self):
+        os.write(4, b"garbage")
+        return 1
+
+    def forged_pickle(self):
+        buf = io.BytesIO()
+        np.save(buf, np.array([Trap()], dtype=object), allow_pickle=True)
+        os.write(4, _frame({"ok": True, "values": [{"kind": "array"}]}, [buf.getvalue()]))
+        return 1
+
+    def forged_values(self):
+        os.write(4, _frame({"ok": True, "values": 5}))
+        return 1
+
+    def forged_shape(self):
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buf, {"descr": "<f8", "fortran_order": False, "shape": (2 ** 59,)})
+        payload = buf.getvalue() + bytes(8)
+        os.write(4, _frame({"ok": True, "values": [{"kind": "array"}]}, [payload]))
+        return 1
+'''
+
+
+@pytest.fixture
+def student(tmp_path, zygote):
+    """Start children on a small student package in tmp_path/student; they are closed after."""
+    root = tmp_path / "student"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "mod.py").write_text(STUDENT)
+    (root / "pkg" / "broken.py").write_text("import numpy\nimport nothing_here_at_all\n")
+    children = []
+
+    def start(limits: dict | None = None, module: str = "pkg.mod"):
+        child = zygote.spawn(root, limits or {})
+        children.append(child)
+        assert child.ready(10).ok
+        reply = child.request({"op": "import", "module": module, "cls": "Thing"}, timeout=10)
+        if reply.ok:
+            assert child.request({"op": "construct", "args": [2], "kwargs": {}}).ok
+        return child, reply
+
+    yield start
+    for child in children:
+        child.close()
+
+
+def call(child, method: str, timeout: float = 3.0):
+    return child.request({"op": "call", "method": method}, timeout=timeout)
+
+
+def test_list_comes_back_as_sequence(student):
+    """A method returning a list is a Value of kind sequence with its numbers."""
+    child, _ = student()
+    reply = call(child, "items")
+    assert reply.ok
+    (value,) = reply.values
+    assert (value.kind, value.type_name, value.describe()) == ("sequence", "list", "a list")
+    np.testing.assert_array_equal(value.array, [1, 2, 3])
+
+
+def test_object_comes_back_as_other(student):
+    """A method returning an arbitrary object is kind other, with its type name."""
+    child, _ = student()
+    (value,) = call(child, "gadget").values
+    assert (value.kind, value.type_name) == ("other", "Gadget")
+    assert value.array is None and "Gadget" in value.text
+
+
+def test_get_missing_attribute(student):
+    """Getting an attribute the object lacks is kind missing; an existing one comes back."""
+    child, _ = student()
+    reply = child.request({"op": "get", "names": ["n", "A"]})
+    n, a = reply.values
+    assert (n.kind, n.type_name, n.text, n.array.item()) == ("number", "int", "2", 2)
+    assert (a.kind, a.describe()) == ("missing", "not set")
+
+
+def test_exception_names_only_student_file(student):
+    """A student exception is a Problem: type, message, and a traceback of the student's file."""
+    child, _ = student()
+    problem = call(child, "boom").problem
+    assert (problem.kind, problem.type, problem.message) == ("exception", "KeyError", "'nope'")
+    assert problem.where.startswith("pkg/mod.py, line ") and problem.where.endswith("_lookup")
+    files = [line for line in problem.traceback.splitlines() if line.lstrip().startswith("File")]
+    assert len(files) == 2 and all('File "pkg/mod.py"' in line for line in files)
+    assert "return {}[key]" in problem.traceback
+    assert "<frozen" not in problem.traceback and str(ROOT) not in problem.traceback
+    assert "grader" not in problem.traceback
+    assert call(child, "items").ok  # an exception does not cost the child
+
+
+def test_import_error_traceback_has_no_frozen_frames(student):
+    """A failing import names the missing module and only the student's file, no importlib."""
+    _, reply = student(module="pkg.broken")
+    problem = reply.problem
+    assert (problem.kind, problem.type, problem.name) == \
+        ("exception", "ModuleNotFoundError", "nothing_here_at_all")
+    assert 'File "pkg/broken.py", line 2' in problem.traceback
+    assert "<frozen" not in problem.traceback and "importlib" not in problem.traceback
+    assert str(ROOT) not in problem.traceback
+
+
+def test_timeout_kills_child(student):
+    """A call sleeping past the timeout is a timeout Problem; the child is dead afterwards."""
+    child, _ = student()
+    start = time.monotonic()
+    problem = call(child, "nap", timeout=1).problem
+    assert problem.kind == "timeout" and 0.9 < time.monotonic() - start < 5
+    assert not Path(f"/proc/{child.pid}").exists()
+    start = time.monotonic()
+    assert call(child, "items").problem == problem
+    assert time.monotonic() - start < 0.5
+
+
+def test_exit_is_died_with_code(student):
+    """os._exit(3) in student code is a died Problem carrying exit code 3."""
+    child, _ = student()
+    problem = call(child, "quit").problem
+    assert (problem.kind, problem.exit_code) == ("died", 3)
+    assert call(child, "items").problem == problem
+
+
+def test_print_comes_back_as_output(student):
+    """What a method prints comes back in Reply.output, next to its value."""
+    child, _ = student()
+    reply = call(child, "hello")
+    assert reply.ok and reply.output == "hello\n" and reply.output_dropped == 0
+    assert reply.values[0].array.item() == 2
+
+
+def test_print_flood_truncated(student):
+    """A print flood is cut at output_kb and the rest counted in output_dropped."""
+    child, _ = student({"output_kb": 1})
+    reply = call(child, "flood")
+    assert reply.ok
+    assert 0 < len(reply.output) <= 1024 and set(reply.output) <= {"x", "\n"}
+    assert reply.output_dropped == 1000 * 1001 - len(reply.output)
+    assert call(child, "hello").output == "hello\n"  # the cap is per request
+
+
+def test_garbage_on_response_channel(student):
+    """Garbage written to the response fd is a corrupt (or died) Problem, not an exception."""
+    child, _ = student()
+    problem = call(child, "garbage").problem
+    assert problem is not None and problem.kind in ("corrupt", "died")
+    assert call(child, "items").problem == problem
+
+
+def test_forged_pickled_reply_not_unpickled(student, tmp_path):
+    """A forged reply carrying a pickled array is corrupt, and the pickle is never loaded."""
+    child, _ = student()
+    problem = call(child, "forged_pickle").problem
+    assert problem is not None and problem.kind == "corrupt"
+    assert not (tmp_path / "UNPICKLED").exists()
+
+
+def test_forged_reply_with_bad_values(student):
+    """A forged reply whose values is not a list is a corrupt Problem, not a TypeError."""
+    child, _ = student()
+    problem = call(child, "forged_values").problem
+    assert problem is not None and problem.kind == "corrupt"
+
+
+def test_forged_reply_with_huge_shape(student):
+    """A forged reply whose array header declares an enormous shape is a corrupt Problem."""
+    child, _ = student()
+    problem = call(child, "forged_shape").problem
+    assert problem is not None and problem.kind == "corrupt"

@@ -1,0 +1,261 @@
+"""rubric.yaml validation: every mistake in the file is refused with the file and the key named."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from grader import cache
+from grader import rubric as rubric_mod
+from grader.errors import GraderError
+
+BASE = yaml.safe_load((ROOT / "rubric.yaml").read_text(encoding="utf-8"))
+
+
+def write(tmp_path: Path, data, name: str = "rubric.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def mutated(tmp_path: Path, change) -> Path:
+    """The real rubric with ``change(data)`` applied, written to tmp_path."""
+    data = copy.deepcopy(BASE)
+    change(data)
+    return write(tmp_path, data)
+
+
+def refused(path: Path) -> str:
+    """Load ``path`` expecting a GraderError that names the file; return its message."""
+    with pytest.raises(GraderError) as info:
+        rubric_mod.load(path)
+    message = str(info.value)
+    assert str(path) in message
+    return message
+
+
+def check_index(data: dict, cid: str) -> int:
+    return [c["id"] for c in data["checks"]].index(cid)
+
+
+def case_index(data: dict, name: str) -> int:
+    return [c["name"] for c in data["cases"]].index(name)
+
+
+# --- refused ------------------------------------------------------------------------------
+
+def test_unknown_top_level_key(tmp_path):
+    """A misspelt top-level key is refused, naming the key."""
+    msg = refused(mutated(tmp_path, lambda d: d.__setitem__("chekcs", d.pop("checks"))))
+    assert "top level" in msg and "'chekcs'" in msg
+
+
+def test_unknown_key_in_layer(tmp_path):
+    """A misspelt key inside layer is refused, naming layer and the key."""
+    msg = refused(mutated(tmp_path, lambda d: d["layer"].__setitem__("parms", ["W"])))
+    assert "layer: unknown key 'parms'" in msg
+
+
+def test_missing_layer_class(tmp_path):
+    """Removing layer.class is refused as a missing required key."""
+    msg = refused(mutated(tmp_path, lambda d: d["layer"].pop("class")))
+    assert "layer.class: missing" in msg
+
+
+def test_points_wrong_type(tmp_path):
+    """points: "five" is refused as not a number, naming the check's points key."""
+    def change(d):
+        d["checks"][check_index(d, "Z_values")]["points"] = "five"
+    msg = refused(mutated(tmp_path, change))
+    assert f"checks[{check_index(BASE, 'Z_values')}].points: expected a number" in msg
+    assert "'five'" in msg
+
+
+def test_negative_points(tmp_path):
+    """Negative points are refused."""
+    def change(d):
+        d["checks"][check_index(d, "Z_values")]["points"] = -5
+    msg = refused(mutated(tmp_path, change))
+    assert f"checks[{check_index(BASE, 'Z_values')}].points: must be a finite number >= 0" in msg
+
+
+def test_nan_points(tmp_path):
+    """points: .nan is refused (it would make every total score NaN)."""
+    path = mutated(tmp_path, lambda d: d["checks"][0].__setitem__("points", math.nan))
+    msg = refused(path)
+    assert "checks[0].points" in msg
+
+
+def test_duplicate_check_id(tmp_path):
+    """Two checks with the same id are refused, naming the id."""
+    def change(d):
+        d["checks"][check_index(d, "Z_values")]["id"] = "Z_shape"
+    msg = refused(mutated(tmp_path, change))
+    assert f"checks[{check_index(BASE, 'Z_values')}].id: duplicate check id 'Z_shape'" in msg
+
+
+def test_duplicate_case_name(tmp_path):
+    """Two cases with the same name are refused, naming the name."""
+    msg = refused(mutated(tmp_path, lambda d: d["cases"][1].__setitem__("name", "small")))
+    assert "cases[1].name: duplicate case name 'small'" in msg
+
+
+def test_unknown_check_kind(tmp_path):
+    """An unknown check kind is refused, listing the known kinds."""
+    def change(d):
+        d["checks"][check_index(d, "Z_shape")]["kind"] = "shapes"
+    msg = refused(mutated(tmp_path, change))
+    assert f"checks[{check_index(BASE, 'Z_shape')}].kind: unknown kind 'shapes'" in msg
+    assert "gradcheck" in msg
+
+
+def test_target_without_table1_shape(tmp_path):
+    """A check target that Table 1 does not list is refused."""
+    def change(d):
+        d["checks"][check_index(d, "Z_shape")]["target"] = "Y"
+    msg = refused(mutated(tmp_path, change))
+    assert f"checks[{check_index(BASE, 'Z_shape')}].target: 'Y' has no shape in table1" in msg
+
+
+def test_init_check_target_not_a_param(tmp_path):
+    """An init check on something that is not a parameter is refused."""
+    def change(d):
+        d["checks"][check_index(d, "init_W")]["target"] = "Z"
+    msg = refused(mutated(tmp_path, change))
+    assert f"checks[{check_index(BASE, 'init_W')}].target: 'Z' is not one of the layer's " \
+           "params" in msg
+
+
+def test_init_rule_for_a_non_param(tmp_path):
+    """An init rule for a name that is not a parameter is refused."""
+    msg = refused(mutated(tmp_path, lambda d: d["init"].__setitem__("Z", "zeros")))
+    assert "init.Z: 'Z' is not one of the layer's params" in msg
+
+
+def test_case_dims_missing_a_symbol(tmp_path):
+    """A case without a value for one of Table 1's symbols is refused, naming the symbol."""
+    msg = refused(mutated(tmp_path, lambda d: d["cases"][0]["dims"].pop("C_out")))
+    assert "cases[0].dims: no value for dimension 'C_out'" in msg
+
+
+@pytest.mark.parametrize("dims", [{"N": 3, "C_in": 3, "C_out": 5},
+                                  {"N": 1, "C_in": 3, "C_out": 5}], ids=["N==C_in", "N==1"])
+def test_degenerate_dims_refused(tmp_path, dims):
+    """Equal dimensions or a dimension of 1 are refused (mistakes could hide)."""
+    msg = refused(mutated(tmp_path, lambda d: d["cases"][0].__setitem__("dims", dims)))
+    assert "cases[0].dims: dimensions must be distinct and > 1" in msg
+    assert "allow_degenerate" in msg
+
+
+def test_degenerate_dims_allowed_when_asked(tmp_path):
+    """allow_degenerate: true lets a case with equal dimensions and a 1 through."""
+    def change(d):
+        d["cases"][0].update(dims={"N": 1, "C_in": 3, "C_out": 3}, allow_degenerate=True)
+    loaded = rubric_mod.load(mutated(tmp_path, change))
+    assert loaded.case("small").dim_map == {"N": 1, "C_in": 3, "C_out": 3}
+
+
+def test_negative_seed(tmp_path):
+    """A negative case seed is refused at load time (numpy's default_rng rejects it later)."""
+    msg = refused(mutated(tmp_path, lambda d: d["cases"][0].__setitem__("seed", -1)))
+    assert "cases[0].seed" in msg
+
+
+def test_check_selects_unknown_case(tmp_path):
+    """A check listing a case that does not exist is refused, naming that case."""
+    def change(d):
+        d["checks"][check_index(d, "Z_values")]["cases"] = ["small", "tiny"]
+    msg = refused(mutated(tmp_path, change))
+    assert f"checks[{check_index(BASE, 'Z_values')}].cases: unknown case 'tiny'" in msg
+
+
+def test_hidden_check_declared_public(tmp_path):
+    """A check on hidden cases cannot be declared public."""
+    def change(d):
+        d["checks"][check_index(d, "hidden_Z")]["visibility"] = "public"
+    msg = refused(mutated(tmp_path, change))
+    assert f"checks[{check_index(BASE, 'hidden_Z')}].visibility" in msg
+    assert "hidden when it uses hidden cases" in msg
+
+
+def test_invalid_yaml(tmp_path):
+    """A YAML syntax error is reported as such, with the file name."""
+    path = tmp_path / "rubric.yaml"
+    path.write_text("assignment: x\nlayer: [unclosed\n", encoding="utf-8")
+    assert "not valid YAML" in refused(path)
+
+
+def test_missing_rubric_file(tmp_path):
+    """A rubric file that does not exist is a GraderError naming the path."""
+    msg = refused(tmp_path / "nope.yaml")
+    assert "cannot read rubric" in msg
+
+
+def test_gradcheck_without_gradients(tmp_path):
+    """A gradcheck needs layer.gradients; without it the check's kind is refused."""
+    msg = refused(mutated(tmp_path, lambda d: d["layer"].pop("gradients")))
+    assert f"checks[{check_index(BASE, 'gradcheck')}].kind: a gradcheck needs " \
+           "layer.gradients" in msg
+
+
+def test_gradient_not_produced_by_backward(tmp_path):
+    """layer.gradients naming a quantity backward does not produce is refused."""
+    msg = refused(mutated(tmp_path, lambda d: d["layer"]["gradients"].__setitem__("W", "Z")))
+    assert "layer.gradients.W: 'Z' is not returned or stored by backward" in msg
+
+
+# --- accepted -----------------------------------------------------------------------------
+
+def test_real_rubric_points(rubric):
+    """The shipped rubric is worth 100 points, 20 of them hidden."""
+    assert rubric.max_score == 100
+    assert sum(c.points for c in rubric.checks if c.visibility == "hidden") == 20
+
+
+def test_public_only_drops_hidden(rubric):
+    """public_only() keeps exactly the public cases and checks."""
+    pub = rubric.public_only()
+    assert [c.name for c in pub.cases] == [c.name for c in rubric.cases
+                                           if c.visibility == "public"]
+    assert [c.id for c in pub.checks] == [c.id for c in rubric.checks if c.visibility == "public"]
+    assert {c.visibility for c in pub.cases} == {c.visibility for c in pub.checks} == {"public"}
+    assert pub.max_score == 80
+
+
+def test_fingerprint_ignores_points_and_titles(tmp_path):
+    """Changing points and titles keeps the public vectors' fingerprint."""
+    before = rubric_mod.load(write(tmp_path, BASE, "a.yaml")).fingerprint("public")
+
+    def change(d):
+        for c in d["checks"]:
+            c["points"], c["title"] = c["points"] + 1, "renamed " + c.get("title", "")
+    after = rubric_mod.load(mutated(tmp_path, change)).fingerprint("public")
+    assert after == before
+
+
+def test_fingerprint_follows_case_seed(tmp_path):
+    """Changing a public case's seed changes the public fingerprint, not the hidden one."""
+    base = rubric_mod.load(write(tmp_path, BASE, "a.yaml"))
+    changed = rubric_mod.load(mutated(tmp_path, lambda d: d["cases"][0].__setitem__("seed", 999)))
+    assert changed.fingerprint("public") != base.fingerprint("public")
+    assert changed.fingerprint("hidden") == base.fingerprint("hidden")
+
+
+def test_second_load_from_cache_is_equal(tmp_path, monkeypatch):
+    """A rubric loaded again is served from the JSON cache and equals the first load."""
+    path = write(tmp_path, BASE)
+    first = rubric_mod.load(path)
+    key = "rubric-" + hashlib.sha256(path.read_text(encoding="utf-8").encode()).hexdigest()
+    assert (cache.root() / f"{key}.json").is_file()
+
+    def no_yaml(*args):
+        raise AssertionError("YAML parsed again instead of using the cache")
+    monkeypatch.setattr(rubric_mod, "_parse_yaml", no_yaml)
+    second = rubric_mod.load(path)
+    assert second == first
+    assert second.fingerprint("public") == first.fingerprint("public")
