@@ -64,7 +64,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         try:
             report, rub = _grade_one(args, zygote)
         finally:
-            zygote.close()
+            zygote.close(wait=False)  # this process exits next; the server follows on its own
     finally:
         if renderer is not None and report is None:
             renderer.cancel()
@@ -88,7 +88,7 @@ def _grade_one(args: argparse.Namespace, zygote):
     rub = rubric.load(args.rubric)
     if not args.submission.exists():
         raise GraderError(f"{args.submission}: no such folder or archive")
-    return grade_path(args.submission, rub, lambda: vectors.load(rub), zygote), rub
+    return grade_path(args.submission, rub, vectors.VectorSet(rub), zygote), rub
 
 
 def cmd_vectors(args: argparse.Namespace) -> int:

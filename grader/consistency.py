@@ -13,8 +13,8 @@ from grader.checks import Context, Verdict, aggregate
 from grader.compare import as_float, compare
 from grader.diagnose import hint
 from grader.rubric import Case, Check, Rubric
-from grader.runner import ECHO, Submission
-from grader.sandbox.client import Problem
+from grader.runner import ECHO
+from grader.sandbox.client import Problem, Reply
 from grader.sandbox.protocol import Value
 
 PROBE_KINDS = ("gradcheck", "repeatable", "linearity")
@@ -40,40 +40,55 @@ def needs_probe(rubric: Rubric) -> list[str]:
     return sorted({c for ch in rubric.checks if ch.kind in PROBE_KINDS for c in ch.cases})
 
 
-def probe(sub: Submission, case: Case, inputs: dict[str, np.ndarray]) -> Probe:
-    """Construct a fresh layer on ``case`` and make the extra calls, as one request."""
-    if not sub.usable():
-        return Probe(sub.setup_problem, "import")
-    layer = sub.rubric.layer
-    steps, tags, directions = _plan(layer, case, inputs)
-    replies = sub.script(steps)
-    out = Probe()
-    backward_keys = [layer.backward.output, *layer.backward.stores]
-    losses: dict[str, list[float]] = {}
-    weight = inputs[layer.backward.inputs[0]]   # L = sum(output * G); backward(G) is dL/d.
-    for (tag, info), reply in zip(tags, replies):
-        if not reply.ok:
-            out.problem, out.stage = reply.problem, info
-            return out
-        if tag == "backward":
-            getattr(out, info).update(zip(backward_keys[:1], reply.values))
-        elif tag == "stores":
-            getattr(out, info).update(zip(backward_keys[1:], reply.values))
-        elif tag == "loss":
-            z = reply.values[0] if reply.values else None
-            loss = _loss(z, weight)
-            if loss is None:
-                out.problem = Problem("exception", "unusable output",
-                                      f"{layer.forward.method} returned "
-                                      f"{z.describe() if z else 'nothing'}")
-                out.stage = "probe"
+@dataclass
+class ProbeUnit:
+    """The extra calls on one case, run with the cases as part of one script."""
+    rubric: Rubric
+    case: Case
+    inputs: dict[str, np.ndarray]
+    tags: list = field(default_factory=list)
+    directions: dict = field(default_factory=dict)
+
+    def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
+        steps, self.tags, self.directions = _plan(self.rubric.layer, self.case, self.inputs)
+        return steps
+
+    def finish(self, replies: list[Reply], setup: Problem | None) -> Probe:
+        if setup is not None:
+            return Probe(setup, "import")
+        layer = self.rubric.layer
+        out = Probe()
+        backward_keys = [layer.backward.output, *layer.backward.stores]
+        losses: dict[str, list[float]] = {}
+        weight = self.inputs[layer.backward.inputs[0]]   # L = sum(output * G)
+        for (tag, info), reply in zip(self.tags, replies):
+            if not reply.ok:
+                out.problem, out.stage = reply.problem, info
                 return out
-            losses.setdefault(info, []).append(loss)
-    for wrt, vs in directions.items():
-        values = losses[wrt]
-        out.numeric[wrt] = [(v, (values[2 * i] - values[2 * i + 1]) / (2 * STEP))
-                            for i, v in enumerate(vs)]
-    return out
+            if tag == "backward":
+                getattr(out, info).update(zip(backward_keys[:1], reply.values))
+            elif tag == "stores":
+                getattr(out, info).update(zip(backward_keys[1:], reply.values))
+            elif tag == "loss":
+                z = reply.values[0] if reply.values else None
+                loss = _loss(z, weight)
+                if loss is None:
+                    what = z.describe() if z else "nothing"
+                    return Probe(Problem("exception", "unusable output",
+                                         f"{layer.forward.method} returned {what}"), "probe")
+                losses.setdefault(info, []).append(loss)
+        if len(replies) < len(self.tags):
+            return Probe(Problem("died"), "probe")
+        for wrt, vs in self.directions.items():
+            values = losses[wrt]
+            out.numeric[wrt] = [(v, (values[2 * i] - values[2 * i + 1]) / (2 * STEP))
+                                for i, v in enumerate(vs)]
+        return out
+
+
+def probe_units(rubric: Rubric, inputs: dict[str, dict[str, np.ndarray]]) -> list[ProbeUnit]:
+    """One unit per case that some consistency check wants probed."""
+    return [ProbeUnit(rubric, rubric.case(name), inputs[name]) for name in needs_probe(rubric)]
 
 
 def _plan(layer, case: Case, inputs: dict[str, np.ndarray]) -> tuple[list, list, dict]:

@@ -2,22 +2,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from grader.report import CheckResult, Report
 from grader.rubric import Check, Rubric
-from grader.runner import CaseRun, Submission, run_case
+from grader.runner import CaseRun, CaseUnit, Submission, Timeouts, run_units
 from grader.sandbox.client import Zygote
 from grader.trace import mark
+from grader.vectors import VectorSet
 
 if TYPE_CHECKING:
     from grader.checks import Context
     from grader.vectors import CaseVectors
 
 MAX_OUTPUT = 8000
-Vectors = "dict[str, CaseVectors] | Callable[[], dict[str, CaseVectors]]"
+Vectors = "dict[str, CaseVectors] | VectorSet"
+PROBE_KINDS = ("gradcheck", "repeatable", "linearity")
 
 
 def grade_path(path: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
@@ -46,48 +48,43 @@ def grade_path(path: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
 
 def grade(root: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
           name: str | None = None, uid: int | None = None, hide: list[str] = ()) -> Report:
-    """Grade the submission in ``root`` (a folder laid out like the handout). ``vectors`` may be
-    a function that loads them: the student's module is then imported meanwhile."""
+    """Grade the submission in ``root`` (a folder laid out like the handout).
+
+    ``vectors`` may be a VectorSet not yet verified: the cases are then sent with their inputs
+    at once, and the files are verified and decoded while the child works."""
     sub = Submission(zygote, root, rubric, uid=uid, hide=tuple(hide))
     sub.start()
     mark("child started")
-    from grader.checks import Context  # loads while the child imports the student's module
-
-    if callable(vectors):
-        vectors = vectors()
-        mark("vectors loaded")
     needed = [c for c in rubric.cases if any(c.name in ch.cases for ch in rubric.checks)]
-    runs: dict[str, CaseRun] = {}
-    slow: tuple[int, CaseRun] | None = None   # the smallest case that timed out
-    try:
-        for case in needed:
-            size = _size(case)
-            skip = slow[1] if slow and size >= slow[0] else None  # it would time out again
-            runs[case.name] = run = run_case(sub, case, vectors[case.name].inputs, skip)
-            if run.failure and run.failure.kind == "timeout" and not skip:
-                slow = (size, run)
-        mark("cases run")
-        probes = {}
-        if any(c.kind in ("gradcheck", "repeatable", "linearity") for c in rubric.checks):
-            from grader import consistency
+    inputs = {c.name: (vectors.inputs(c.name) if isinstance(vectors, VectorSet)
+                       else vectors[c.name].inputs) for c in needed}
+    timeouts = Timeouts()
+    units = [CaseUnit(rubric, case, inputs[case.name], timeouts) for case in needed]
+    if any(c.kind in PROBE_KINDS for c in rubric.checks):
+        from grader import consistency
 
-            for name in consistency.needs_probe(rubric):
-                probes[name] = consistency.probe(sub, rubric.case(name), vectors[name].inputs)
-        mark("probes run")
-        ctx = Context(rubric, runs, vectors, probes)
-        with np.errstate(all="ignore"):  # NaN and inf from student code are judged, not warned
-            results = tuple(evaluate(check, ctx) for check in rubric.checks)
+        units += consistency.probe_units(rubric, inputs)
+    verified: dict = {}
+
+    def meanwhile() -> None:  # the child is running the student's code now
+        verified.update(vectors.verify() if isinstance(vectors, VectorSet) else vectors)
+        from grader import checks  # noqa: F401  (imported while waiting, used below)
+        mark("vectors verified")
+
+    try:
+        results = run_units(sub, units, meanwhile)
     finally:
         sub.close()
+    mark("cases and probes run")
+    from grader.checks import Context
+
+    runs = {run.case.name: run for run in results[:len(needed)]}
+    probes = {unit.case.name: res for unit, res in zip(units[len(needed):], results[len(needed):])}
+    ctx = Context(rubric, runs, verified, probes)
+    with np.errstate(all="ignore"):  # NaN and inf from student code are judged, not warned
+        checked = tuple(evaluate(check, ctx) for check in rubric.checks)
     mark("judged")
-    return _report(rubric, name or root.name, results, runs, sub)
-
-
-def _size(case) -> int:
-    size = 1
-    for _, value in case.dims:
-        size *= value
-    return size
+    return _report(rubric, name or root.name, checked, runs, sub)
 
 
 def evaluate(check: Check, ctx: "Context") -> CheckResult:

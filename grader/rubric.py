@@ -140,9 +140,9 @@ class Rubric:
                  "cases": [[c.name, [list(d) for d in c.dims], c.seed]
                            for c in self.cases if c.visibility == visibility],
                  "mistakes": [self.mistakes_module, list(self.mistakes)]}
-        import hashlib  # here: only vector files need it, and it loads OpenSSL
+        from grader.vectors import _sha256
 
-        return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
+        return _sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
 
     def public_only(self) -> "Rubric":
         """The same rubric without hidden cases and checks (what students receive)."""

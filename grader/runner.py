@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -95,10 +96,25 @@ class Submission:
             self.ready()
         return self.setup_problem is None
 
-    def script(self, steps: list[tuple[dict, list[np.ndarray]]]) -> list[Reply]:
-        replies = self.child.script(steps, self.rubric.limits.call_seconds)
-        for reply in replies:
+    def send_script(self, steps: list[tuple[dict, list[np.ndarray]]]) -> Problem | None:
+        """Send many requests as one; the child answers each in turn, stopping at a failure."""
+        headers = [dict(h, n=len(a)) for h, a in steps]
+        arrays = [arr for _, a in steps for arr in a]
+        return self.child.send({"op": "script", "steps": headers}, arrays,
+                               self.rubric.limits.call_seconds)
+
+    def read_replies(self, count: int, sent: Problem | None = None) -> list[Reply]:
+        """Read up to ``count`` replies, stopping after the first that failed; each may take
+        the rubric's call time, counted from when the previous one arrived."""
+        if sent is not None:
+            return [Reply(problem=sent)]
+        replies = []
+        for _ in range(count):
+            reply = self.child.receive(self.rubric.limits.call_seconds)
             self._keep_output(reply)
+            replies.append(reply)
+            if not reply.ok:
+                break
         return replies
 
     def request(self, header: dict, arrays: list[np.ndarray] = ()) -> Reply:
@@ -126,29 +142,112 @@ def make_inputs(rubric: Rubric, case: Case) -> dict[str, np.ndarray]:
             for n in names}
 
 
-def run_case(sub: Submission, case: Case, inputs: dict[str, np.ndarray],
-             skip: CaseRun | None = None) -> CaseRun:
-    """Construct, read the initial parameters, set them, call forward (twice: a warm-up input,
-    then the case's) and backward, reading what each call stores. One request to the child.
+class Unit(Protocol):
+    """Requests that belong together (one case, one probe) and what to make of their replies."""
 
-    With ``skip`` (a smaller case whose call timed out), that call is not attempted again: it
-    fails the same way, and only the steps before it run."""
-    run = CaseRun(case, inputs)
-    if not sub.usable():  # a module that does not import fails every case the same way
-        return _fail(run, sub.rubric, sub.setup_problem, "import", "init")
-    steps = _steps(sub.rubric, case, inputs)
-    if skip is not None:
-        steps = steps[:next(i for i, s in enumerate(steps) if s[0] == skip.failed_stage)]
-    replies = sub.script([(header, arrays) for _, _, header, arrays in steps])
-    layer = sub.rubric.layer
-    for (stage, what, _, _), reply in zip(steps, replies):
-        if not reply.ok:
-            first = {"construct": "init", "set": layer.forward.method}.get(stage, stage)
-            return _fail(run, sub.rubric, reply.problem, stage, first)
-        _record(run, layer, stage, what, reply)
-    if skip is not None:
-        return _fail(run, sub.rubric, skip.failure, skip.failed_stage, skip.failed_stage)
-    return run
+    def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
+        """The requests, built when they are sent (a retry may plan fewer)."""
+
+    def finish(self, replies: list[Reply], setup: Problem | None) -> object:
+        """The result from the replies (the last one may have failed), or from a set-up
+        problem that kept every request from running."""
+
+
+def run_units(sub: Submission, units: list[Unit],
+              meanwhile: Callable[[], None] | None = None) -> list[object]:
+    """Run every unit's requests as one script; after a failure, send the units that did not
+    run again (to a fresh child if it died). ``meanwhile`` runs while the child works."""
+    results: list[object] = [None] * len(units)
+    i = 0
+    while i < len(units):
+        if not sub.usable():
+            for j in range(i, len(units)):
+                results[j] = units[j].finish([], sub.setup_problem)
+            break
+        plans = [u.plan() for u in units[i:]]
+        sent = sub.send_script([step for plan in plans for step in plan])
+        if meanwhile is not None:
+            meanwhile()
+            meanwhile = None
+        replies = sub.read_replies(sum(len(p) for p in plans), sent)
+        pos, done = 0, len(units)
+        for k, plan in enumerate(plans):
+            part = replies[pos:pos + len(plan)]
+            pos += len(plan)
+            results[i + k] = units[i + k].finish(part, None)
+            if len(part) < len(plan) or (part and not part[-1].ok):
+                done = i + k + 1
+                break
+        i = done
+    if meanwhile is not None:
+        meanwhile()
+    return results
+
+
+class Timeouts:
+    """Remembers the smallest case on which a call timed out: larger cases skip that call."""
+
+    def __init__(self) -> None:
+        self.smallest: tuple[int, CaseRun] | None = None
+
+    def like(self, case: Case) -> CaseRun | None:
+        """The timed-out run that ``case`` would repeat, if any."""
+        if self.smallest and _size(case) >= self.smallest[0]:
+            return self.smallest[1]
+        return None
+
+    def note(self, run: CaseRun) -> None:
+        if run.failure and run.failure.kind == "timeout":
+            if self.smallest is None or _size(run.case) < self.smallest[0]:
+                self.smallest = (_size(run.case), run)
+
+
+@dataclass
+class CaseUnit:
+    """One case: construct, read the initial parameters, set them, call forward (twice: a
+    warm-up input, then the case's) and backward, reading what each call stores."""
+    rubric: Rubric
+    case: Case
+    inputs: dict[str, np.ndarray]
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    skip: CaseRun | None = None
+    steps: list[tuple] = field(default_factory=list)
+
+    def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
+        self.skip = self.timeouts.like(self.case)
+        self.steps = _steps(self.rubric, self.case, self.inputs)
+        if self.skip is not None:  # the call that timed out on a smaller case is not repeated
+            cut = next(i for i, s in enumerate(self.steps) if s[0] == self.skip.failed_stage)
+            self.steps = self.steps[:cut]
+        return [(header, arrays) for _, _, header, arrays in self.steps]
+
+    def finish(self, replies: list[Reply], setup: Problem | None) -> CaseRun:
+        run = CaseRun(self.case, self.inputs)
+        if setup is not None:  # a module that does not import fails every case the same way
+            return _fail(run, self.rubric, setup, "import", "init")
+        layer = self.rubric.layer
+        for (stage, what, _, _), reply in zip(self.steps, replies):
+            if not reply.ok:
+                first = {"construct": "init", "set": layer.forward.method}.get(stage, stage)
+                self.timeouts.note(_fail(run, self.rubric, reply.problem, stage, first))
+                return run
+            _record(run, layer, stage, what, reply)
+        if self.skip is not None:
+            return _fail(run, self.rubric, self.skip.failure, self.skip.failed_stage,
+                         self.skip.failed_stage)
+        return run
+
+
+def run_case(sub: Submission, case: Case, inputs: dict[str, np.ndarray]) -> CaseRun:
+    """Run one case on its own (used to make the test vectors)."""
+    return run_units(sub, [CaseUnit(sub.rubric, case, inputs)])[0]
+
+
+def _size(case: Case) -> int:
+    size = 1
+    for _, value in case.dims:
+        size *= value
+    return size
 
 
 def _steps(rubric: Rubric, case: Case, inputs: dict[str, np.ndarray]) -> list[tuple]:

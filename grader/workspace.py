@@ -63,13 +63,27 @@ def stage(src: Path, scratch: Path | None, rubric: Rubric, uid: int | None) -> S
             if archive.is_archive(src):
                 archive.extract(src, target)
             else:
-                archive.copy_tree(src, target)
+                _copy_code(archive.locate_root(src.resolve(), rubric.layer.file), target, rubric)
         except archive.UnsafeArchive as exc:
             return Staged(name, None, str(exc))
         if uid is not None:
             _give(scratch, uid)
         src = target
     return Staged(name, archive.locate_root(src.resolve(), rubric.layer.file))
+
+
+def _copy_code(root: Path, target: Path, rubric: Rubric) -> None:
+    """Copy what the layer's import can reach: its top-level package and top-level modules
+    (not data, virtual environments or the grader a student keeps beside them)."""
+    import shutil
+
+    target.mkdir(parents=True)
+    package = rubric.layer.module.split(".")[0]
+    if (root / package).is_dir():
+        archive.copy_tree(root / package, target / package)
+    for path in root.glob("*.py"):
+        if path.is_file() and not path.is_symlink():
+            shutil.copyfile(path, target / path.name)
 
 
 def _give(folder: Path, uid: int) -> None:

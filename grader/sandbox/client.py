@@ -112,12 +112,14 @@ class Zygote:
         reply, _ = self._ask({"op": "reap", "pid": pid})
         return reply.get("status")
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the fork server (it exits when its socket closes)."""
         self.sock.close()
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+        if wait:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
 
 
 @dataclass
@@ -143,21 +145,6 @@ class Child:
         """Send one request and wait at most ``timeout`` seconds for its reply."""
         problem = self.send(header, arrays, timeout)
         return Reply(problem=problem) if problem else self.receive(timeout)
-
-    def script(self, steps: list[tuple[dict, list[np.ndarray]]], timeout: float) -> list[Reply]:
-        """Send several requests as one; the child answers each in turn and stops after the
-        first that fails. Every step has ``timeout`` seconds, counted from the previous reply."""
-        headers = [dict(h, n=len(a)) for h, a in steps]
-        arrays = [arr for _, a in steps for arr in a]
-        problem = self.send({"op": "script", "steps": headers}, arrays, timeout)
-        if problem:
-            return [Reply(problem=problem)]
-        replies = []
-        for _ in steps:
-            replies.append(self.receive(timeout))
-            if not replies[-1].ok:
-                break
-        return replies
 
     def send(self, header: dict, arrays: list[np.ndarray], timeout: float) -> Problem | None:
         """Write one request frame; a Problem if the child is gone or does not read it."""
