@@ -1,0 +1,261 @@
+"""The class at a glance: statistics over many graded reports, rendered as one HTML page.
+
+Everything is computed here (counts, histogram, pass rates, mistakes, even the chart's
+coordinates); the template only formats what it is given."""
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from grader.report import STATUSES
+from grader.rubric import Rubric
+
+BINS = 10
+TOP_MISTAKES = 10
+GRADED = "graded"
+REPORT_LINK = "report.html"
+
+# Histogram geometry, in SVG user units.
+CHART_WIDTH, CHART_HEIGHT = 640, 260
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 24, 56
+
+
+@dataclass(frozen=True)
+class Bin:
+    """One histogram bin: scores in [lo, hi) (the last bin also holds max_score)."""
+    lo: float
+    hi: float
+    count: int
+
+
+@dataclass(frozen=True)
+class CheckRate:
+    """How many submissions passed one check."""
+    id: str
+    title: str
+    visibility: str
+    passed: int
+    total: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.passed / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class MistakeCount:
+    """A named mistake: in how many submissions, and in which checks (title, submissions)."""
+    id: str
+    count: int
+    checks: tuple[tuple[str, int], ...]
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One submission, as the tables show it."""
+    id: str
+    score: float
+    max_score: float
+    status: str
+    summary: str
+    link: str
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    """Everything the summary page shows about a set of reports."""
+    assignment: str
+    max_score: float
+    submissions: int
+    graded: int
+    errored: int
+    statuses: tuple[tuple[str, int], ...]
+    mean: float | None
+    median: float | None
+    minimum: float | None
+    maximum: float | None
+    histogram: tuple[Bin, ...]
+    checks: tuple[CheckRate, ...]
+    mistakes: tuple[MistakeCount, ...]
+    problems: tuple[Row, ...]
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One histogram bar placed on the chart, with its count label above it."""
+    x: float
+    y: float
+    width: float
+    height: float
+    count: int
+    label: str
+    text_x: float
+    text_y: float
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A line on the chart (a tick or grid line) and the text beside it."""
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    text_x: float
+    text_y: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    """The histogram as SVG coordinates: axes, bars, ticks and axis labels."""
+    width: int
+    height: int
+    x_axis: tuple[float, float, float, float]
+    y_axis: tuple[float, float, float, float]
+    bars: tuple[Bar, ...]
+    x_ticks: tuple[Mark, ...]
+    y_ticks: tuple[Mark, ...]
+    x_label: tuple[float, float, str]
+    y_label: tuple[float, float, str]
+
+
+def summarize(reports: list[dict], rubric: Rubric) -> ClassSummary:
+    """Compute the class summary from ``Report.to_dict()`` dictionaries."""
+    scores = [float(r["score"]) for r in reports]
+    graded = sum(1 for r in reports if r["status"] == GRADED)
+    rows = tuple(sorted((_row(r) for r in reports), key=lambda row: (row.id.casefold(), row.id)))
+    return ClassSummary(
+        assignment=rubric.assignment, max_score=rubric.max_score, submissions=len(reports),
+        graded=graded, errored=len(reports) - graded, statuses=_statuses(reports),
+        mean=statistics.fmean(scores) if scores else None,
+        median=statistics.median(scores) if scores else None,
+        minimum=min(scores, default=None), maximum=max(scores, default=None),
+        histogram=histogram(scores, rubric.max_score), checks=pass_rates(reports, rubric),
+        mistakes=mistake_counts(reports, rubric), rows=rows,
+        problems=tuple(row for row in rows if row.status != GRADED))
+
+
+def histogram(scores: list[float], max_score: float, bins: int = BINS) -> tuple[Bin, ...]:
+    """Count scores in ``bins`` equal bins over 0..max_score (out-of-range scores are clamped)."""
+    counts = [0] * bins
+    for score in scores:
+        # multiply before dividing, plus a hair: 0.3 of 1 point must land in bin 3, not 2
+        index = math.floor(score * bins / max_score + 1e-9) if max_score > 0 else 0
+        counts[min(bins - 1, max(0, index))] += 1
+    width = max_score / bins
+    return tuple(Bin(i * width, (i + 1) * width, n) for i, n in enumerate(counts))
+
+
+def pass_rates(reports: list[dict], rubric: Rubric) -> tuple[CheckRate, ...]:
+    """Per check, in rubric order (then any check the rubric lacks): submissions passing it."""
+    titles = {c.id: c.title for c in rubric.checks}
+    visibility = {c.id: c.visibility for c in rubric.checks}
+    passed: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for report in reports:
+        for check in report["checks"]:
+            titles.setdefault(check["id"], check["title"])
+            visibility.setdefault(check["id"], check["visibility"])
+            total[check["id"]] += 1
+            passed[check["id"]] += check["status"] == "passed"
+    return tuple(CheckRate(cid, title, visibility[cid], passed[cid], total[cid])
+                 for cid, title in titles.items())
+
+
+def mistake_counts(reports: list[dict], rubric: Rubric,
+                   top: int = TOP_MISTAKES) -> tuple[MistakeCount, ...]:
+    """The ``top`` mistakes named in most submissions, with the checks that named them."""
+    order = {c.id: i for i, c in enumerate(rubric.checks)}
+    titles = {c.id: c.title for c in rubric.checks}
+    submissions: Counter[str] = Counter()
+    by_check: dict[str, Counter[str]] = {}
+    for report in reports:
+        named = set()
+        for check in report["checks"]:
+            titles.setdefault(check["id"], check["title"])
+            for mistake in set(check.get("mistakes", ())):
+                named.add(mistake)
+                by_check.setdefault(mistake, Counter())[check["id"]] += 1
+        submissions.update(named)
+    ranked = sorted(submissions.items(), key=lambda item: (-item[1], item[0]))[:top]
+    hints = rubric.hints
+    return tuple(MistakeCount(mistake, count, _where(by_check[mistake], order, titles),
+                              hints.get(mistake, ""))
+                 for mistake, count in ranked)
+
+
+def _where(counts: Counter[str], order: dict[str, int],
+           titles: dict[str, str]) -> tuple[tuple[str, int], ...]:
+    """(check title, submissions) for one mistake, in rubric order."""
+    ids = sorted(counts, key=lambda cid: (order.get(cid, len(order)), cid))
+    return tuple((titles[cid], counts[cid]) for cid in ids)
+
+
+def chart(summary: ClassSummary) -> Chart:
+    """Place the histogram's bars, ticks and labels on an SVG canvas."""
+    bins = summary.histogram
+    left, right, top = LEFT, CHART_WIDTH - RIGHT, TOP
+    baseline = CHART_HEIGHT - BOTTOM
+    highest = max((b.count for b in bins), default=0)
+    step = max(1, math.ceil(highest / 4))
+    y_max = step * max(1, math.ceil(highest / step))
+    scale = (baseline - top) / y_max
+    slot = (right - left) / len(bins)
+    bars = tuple(
+        Bar(x=_r(left + i * slot + 2), y=_r(baseline - b.count * scale), width=_r(slot - 4),
+            height=_r(b.count * scale), count=b.count,
+            label=f"{_number(b.lo)}–{_number(b.hi)}", text_x=_r(left + (i + 0.5) * slot),
+            text_y=_r(baseline - b.count * scale - 4))
+        for i, b in enumerate(bins))
+    xs = [_r(left + i * slot) for i in range(len(bins) + 1)]
+    x_ticks = tuple(Mark(x, baseline, x, baseline + 4, x, baseline + 18,
+                         _number(i * summary.max_score / len(bins))) for i, x in enumerate(xs))
+    ys = {v: _r(baseline - v * scale) for v in range(0, y_max + 1, step)}
+    y_ticks = tuple(Mark(left, y, right, y, left - 6, _r(y + 4), str(v)) for v, y in ys.items())
+    return Chart(CHART_WIDTH, CHART_HEIGHT, (left, baseline, right, baseline),
+                 (left, top, left, baseline), bars, x_ticks, y_ticks,
+                 (_r((left + right) / 2), CHART_HEIGHT - 10,
+                  f"score (out of {_number(summary.max_score)})"),
+                 (14, _r((top + baseline) / 2), "submissions"))
+
+
+def summary_html(reports: list[dict], rubric: Rubric, title: str | None = None) -> str:
+    """A self-contained HTML page (inline SVG and CSS, no JavaScript) summarising the class."""
+    from grader import render
+
+    summary = summarize(reports, rubric)
+    return render.environment(True).get_template("summary.html.j2").render(
+        s=summary, chart=chart(summary), title=title or f"{summary.assignment} — class summary",
+        points=render.points, stat=stat)
+
+
+def stat(value: float | None) -> str:
+    """A statistic for display: one decimal at most, a dash when there is no data."""
+    return "—" if value is None else _number(round(value, 1))
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _r(value: float) -> float:
+    """A coordinate rounded for compact SVG."""
+    return round(value, 2)
+
+
+def _row(report: dict) -> Row:
+    sid = str(report["submission"])
+    # quote() makes any id a single relative path segment: no scheme, no '/', no markup
+    return Row(sid, float(report["score"]), float(report["max_score"]), report["status"],
+               report.get("summary", ""), f"{quote(sid, safe='')}/{REPORT_LINK}")
+
+
+def _statuses(reports: list[dict]) -> tuple[tuple[str, int], ...]:
+    counts = Counter(r["status"] for r in reports)
+    known = [(s, counts[s]) for s in STATUSES if counts[s]]
+    return tuple(known + sorted((s, n) for s, n in counts.items() if s not in STATUSES))

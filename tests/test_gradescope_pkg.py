@@ -1,0 +1,127 @@
+"""The Gradescope autograder zip: what it holds, and grading in Gradescope's layout with it."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, SUBMISSIONS
+from grader import gradescope_pkg
+from grader.errors import GraderError
+from grader.rubric import load
+
+
+@pytest.fixture(scope="module")
+def package(rubric, tmp_path_factory) -> Path:
+    return gradescope_pkg.build_package(rubric, tmp_path_factory.mktemp("pkg") / "autograder.zip")
+
+
+def mode(info: zipfile.ZipInfo) -> int:
+    return info.external_attr >> 16
+
+
+def test_entries(package, rubric):
+    """Scripts at the top (executable), the grader, the full rubric and all vectors; no solution."""
+    with zipfile.ZipFile(package) as zf:
+        infos = {i.filename: i for i in zf.infolist()}
+        shipped_rubric = zf.read("rubric.yaml").decode()
+        contents = [zf.read(name) for name in infos]
+    names = list(infos)
+    assert names == sorted(names)
+    for script in ("setup.sh", "run_autograder"):
+        assert stat.S_ISREG(mode(infos[script])) and mode(infos[script]) & 0o111 == 0o111
+    assert mode(infos["rubric.yaml"]) & 0o111 == 0
+    assert {"requirements.txt", "grader/__main__.py", "grader/cli.py",
+            "grader/templates/report.html.j2", "vectors/public.npz", "vectors/hidden.npz",
+            "vectors/manifest.json"} <= set(names)
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
+    assert not any(n.startswith("reference/") or n.endswith("mistakes.py") for n in names)
+    solution = (ROOT / "reference" / rubric.layer.file).read_bytes()
+    assert solution not in contents
+    assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in infos.values())
+    assert (ROOT / "vectors" / "hidden.npz").read_bytes() in contents
+
+    raw = yaml.safe_load(shipped_rubric)
+    assert "reference" not in raw and raw["vectors"] == "vectors"
+    hidden = {c.id for c in rubric.checks if c.visibility == "hidden"}
+    assert hidden and hidden <= {c["id"] for c in raw["checks"]}
+    assert [c["name"] for c in raw["cases"]] == [c.name for c in rubric.cases]
+
+
+def test_package_is_reproducible(rubric, tmp_path):
+    """Building twice gives the same bytes."""
+    first = gradescope_pkg.build_package(rubric, tmp_path / "1" / "autograder.zip")
+    second = gradescope_pkg.build_package(rubric, tmp_path / "2" / "autograder.zip")
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_stale_vectors_are_refused(tmp_path):
+    """A rubric whose cases no longer match the vectors is not packaged."""
+    raw = yaml.safe_load((ROOT / "rubric.yaml").read_text())
+    raw["vectors"] = str(ROOT / "vectors")
+    raw["reference"] = str(ROOT / "reference")
+    raw["cases"][-1]["seed"] += 1
+    (tmp_path / "rubric.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(GraderError, match="run `make vectors`"):
+        gradescope_pkg.build_package(load(tmp_path / "rubric.yaml"), tmp_path / "a.zip")
+
+
+def unpack(package: Path, root: Path) -> Path:
+    """Unzip as Gradescope does: the zip's top level becomes <root>/source (modes kept)."""
+    source = root / "source"
+    with zipfile.ZipFile(package) as zf:
+        for info in zf.infolist():
+            target = Path(zf.extract(info, source))
+            target.chmod(mode(info) & 0o777)
+    return source
+
+
+def run_autograder(root: Path) -> subprocess.CompletedProcess:
+    """Run the package's run_autograder with Gradescope's layout under ``root``."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["AUTOGRADER_ROOT"] = str(root)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    return subprocess.run(["sh", str(root / "source" / "run_autograder")], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("fixture, nested, score", [
+    ("correct/matmul", False, 100),
+    ("correct/matmul", True, 100),
+    ("wrong/dLdW_mean", False, 85),
+    ("broken/syntax_error", False, 0),
+])
+def test_gradescope_run(package, rubric, tmp_path, fixture, nested, score):
+    """Gradescope's layout: the submission's files in <root>/submission (maybe in one folder),
+    results in <root>/results/results.json with one test per check, hidden ones included."""
+    root = tmp_path / "autograder"
+    unpack(package, root)
+    submission = root / "submission" / ("hw1p1" if nested else "")
+    shutil.copytree(SUBMISSIONS / fixture / "mytorch", submission / "mytorch")
+    done = run_autograder(root)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert (results["score"], results["max_score"]) == (score, 100)
+    assert [t["number"] for t in results["tests"]] == [c.id for c in rubric.checks]
+    hidden = [t for t in results["tests"] if t["number"].startswith("hidden_")]
+    assert hidden and all(t["visibility"] == rubric.gradescope_hidden_visibility for t in hidden)
+
+
+def test_missing_vectors_fail_the_run_without_results(package, tmp_path):
+    """A broken package is reported as an autograder failure, not as a score of 0."""
+    root = tmp_path / "autograder"
+    source = unpack(package, root)
+    (source / "vectors" / "hidden.npz").unlink()
+    shutil.copytree(SUBMISSIONS / "correct/matmul/mytorch", root / "submission" / "mytorch")
+    done = run_autograder(root)
+    assert done.returncode != 0
+    assert not (root / "results" / "results.json").exists()
+    assert "hidden.npz" in done.stderr
