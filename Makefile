@@ -7,7 +7,11 @@ VENV ?= .venv
 unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: grade test test-fast vectors handout rubric bench setup clean
+SUBMISSIONS ?= submissions
+OUT ?= out
+N ?= 500
+
+.PHONY: grade test test-fast vectors handout rubric bench bench-batch batch gradescope setup clean
 
 ## grade SUBMISSION (default: handout/) with RUBRIC
 grade: setup
@@ -29,6 +33,14 @@ vectors: setup
 handout: setup
 	$(PY) -m grader handout --rubric $(RUBRIC)
 
+## grade every folder/archive in SUBMISSIONS into OUT (gradebook.csv, summary.html, <id>/)
+batch: setup
+	$(PY) -m grader batch $(SUBMISSIONS) --out $(OUT) --rubric $(RUBRIC)
+
+## build dist/autograder.zip for Gradescope
+gradescope: setup
+	$(PY) -m grader gradescope --rubric $(RUBRIC)
+
 rubric: setup
 	$(PY) -m grader rubric --rubric $(RUBRIC)
 
@@ -36,14 +48,18 @@ rubric: setup
 bench: setup
 	$(PY) -m grader.bench grade --rubric $(RUBRIC)
 
+## batch throughput against one `grade` process per submission, and peak memory
+bench-batch: setup
+	$(PY) -m grader.bench batch --rubric $(RUBRIC) --n $(N)
+
 # Use the machine's Python when it already has the dependencies; otherwise make a venv once.
-PY := $(shell $(PYTHON) -c "import numpy, yaml, jinja2, pytest" 2>/dev/null && echo $(PYTHON) || echo $(VENV)/bin/python)
+PY := $(shell $(PYTHON) -c "import numpy, yaml, jinja2, pytest, tqdm, distributed" 2>/dev/null && echo $(PYTHON) || echo $(VENV)/bin/python)
 
 setup: $(if $(filter $(VENV)/bin/python,$(PY)),$(VENV)/.installed)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	$(VENV)/bin/python -m pip install -q -e '.[test,dask]'
 	touch $@
 
 clean:

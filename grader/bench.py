@@ -74,13 +74,107 @@ def _student_handout(rubric: Path, tmp: Path) -> Path:
     return top
 
 
+def make_class(folder: Path, n: int, fixtures: Path) -> list[Path]:
+    """``n`` submissions cycling through the correct, wrong and broken fixtures."""
+    import shutil
+
+    kinds = [p for kind in ("correct", "wrong", "broken")
+             for p in sorted((fixtures / kind).iterdir()) if p.is_dir()]
+    folder.mkdir(parents=True)
+    made = []
+    for i in range(n):
+        src = kinds[i % len(kinds)]
+        dest = folder / f"s{i:05d}-{src.name}"
+        shutil.copytree(src, dest, ignore=shutil.ignore_patterns("expect.yaml", "__pycache__"))
+        made.append(dest)
+    return made
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def _run_batch(subs: Path, out: Path, rubric: Path, env: dict) -> tuple[float, int]:
+    """Seconds and peak memory (whole process tree) of one batch run."""
+    cmd = [sys.executable, "-m", "grader", "batch", str(subs), "--out", str(out), "--rubric",
+           str(rubric), "--no-progress"]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss(proc.pid))
+        time.sleep(0.02)
+    if proc.returncode != 0:
+        raise SystemExit(f"batch failed: {proc.stderr.read().decode()[-2000:]}")
+    return time.perf_counter() - start, peak
+
+
+def bench_batch(rubric: Path, n: int, naive_sample: int, memory_sizes: tuple[int, int]) -> None:
+    """Throughput of `batch` against one `grade` process per submission; peak memory."""
+    import tempfile
+
+    env = _env()
+    fixtures = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "submissions"
+    rubric = rubric.resolve()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        subs = make_class(tmp / "class", n, fixtures)
+        seconds, _ = _run_batch(tmp / "class", tmp / "out", rubric, env)
+        sample = subs[:naive_sample]
+        start = time.perf_counter()
+        for sub in sample:  # the naive way: a fresh grader process per submission
+            out = tmp / "naive" / sub.name
+            out.mkdir(parents=True)
+            subprocess.run([sys.executable, "-m", "grader", "grade", str(sub), "--rubric",
+                            str(rubric), "--json", str(out / "results.json"), "--html",
+                            str(out / "report.html"), "--quiet"], env=env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        naive = len(sample) / (time.perf_counter() - start)
+        rate = n / seconds
+        print(f"batch, {n} submissions      : {seconds:6.2f} s  {rate:7.1f} submissions/s")
+        print(f"naive, {len(sample)} submissions       : "
+              f"{len(sample) / naive:6.2f} s  {naive:7.1f} submissions/s")
+        print(f"throughput ratio batch / naive = {rate / naive:.1f}x (target >= 10x)")
+        peaks = []
+        for size in memory_sizes:
+            make_class(tmp / f"class{size}", size, fixtures)
+            seconds, peak = _run_batch(tmp / f"class{size}", tmp / f"out{size}", rubric, env)
+            peaks.append(peak)
+            print(f"peak memory, {size:5d} submissions: {peak / 2**20:7.1f} MiB "
+                  f"(whole process tree; {size / seconds:.1f} submissions/s)")
+        print(f"memory ratio {memory_sizes[1]} / {memory_sizes[0]} = {peaks[1] / peaks[0]:.2f}x "
+              f"(target <= 1.2x)")
+    user = "root: each submission as a sandbox user" if os.geteuid() == 0 else "an ordinary user"
+    print(f"(as {user}; {os.cpu_count()} cores)")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m grader.bench")
     sub = p.add_subparsers(dest="what", required=True)
     g = sub.add_parser("grade", help="grade latency against importing numpy")
     g.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
     g.add_argument("--repeats", type=int, default=21)
+    b = sub.add_parser("batch", help="batch throughput and memory")
+    b.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
+    b.add_argument("--n", type=int, default=500)
+    b.add_argument("--naive-sample", type=int, default=40,
+                   help="submissions graded the naive way (its rate is per submission)")
+    b.add_argument("--memory-sizes", type=int, nargs=2, default=(200, 2000))
     args = p.parse_args(argv)
+    if args.what == "batch":
+        bench_batch(args.rubric, args.n, args.naive_sample, tuple(args.memory_sizes))
     if args.what == "grade":
         import tempfile
 

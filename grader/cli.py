@@ -33,6 +33,16 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--quiet", action="store_true", help="do not print the terminal report")
     g.set_defaults(func=cmd_grade)
 
+    b = sub.add_parser("batch", help="grade a folder of submissions (parallel, resumable)")
+    b.add_argument("submissions", type=Path, help="a folder of <id>/ folders and archives")
+    b.add_argument("--out", type=Path, required=True, help="where reports and the gradebook go")
+    b.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
+    b.add_argument("--jobs", type=int, default=None, help="parallel graders (default: cores)")
+    b.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    b.add_argument("--dask", metavar="ADDRESS", help="run on an existing Dask cluster")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar")
+    b.set_defaults(func=cmd_batch)
+
     v = sub.add_parser("vectors", help="run the reference and write the test vectors")
     v.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
     v.set_defaults(func=cmd_vectors)
@@ -42,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("--out", type=Path, default=Path("handout"), help="skeleton folder")
     h.add_argument("--archive", type=Path, default=Path("dist/handout.tar.gz"))
     h.set_defaults(func=cmd_handout)
+
+    z = sub.add_parser("gradescope", help="build the Gradescope autograder zip")
+    z.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
+    z.add_argument("--out", type=Path, default=Path("dist/autograder.zip"))
+    z.set_defaults(func=cmd_gradescope)
 
     r = sub.add_parser("rubric", help="validate a rubric file")
     r.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
@@ -91,6 +106,20 @@ def _grade_one(args: argparse.Namespace, zygote):
     return grade_path(args.submission, rub, vectors.VectorSet(rub), zygote), rub
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Grade a folder of submissions into OUT."""
+    from grader.batch import run_batch
+
+    done = run_batch(args.submissions, args.out, args.rubric, jobs=args.jobs, force=args.force,
+                     dask=args.dask, progress=not args.no_progress)
+    for note in done.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"{done.total} submissions: {done.graded_now} graded now, {done.skipped} already "
+          f"graded, {done.errored} did not grade cleanly. Gradebook: {args.out / 'gradebook.csv'}"
+          f", summary: {args.out / 'summary.html'}")
+    return 0
+
+
 def cmd_vectors(args: argparse.Namespace) -> int:
     """Regenerate the test vectors from the reference."""
     from grader import rubric, vectors
@@ -109,6 +138,15 @@ def cmd_handout(args: argparse.Namespace) -> int:
     for path in handout.generate(rub, args.out):
         print(f"wrote {path}")
     print(f"wrote {handout.build_archive(rub, args.out, args.archive)}")
+    return 0
+
+
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    """Build the zip Gradescope runs: setup.sh, run_autograder, grader, rubric, vectors."""
+    from grader import rubric
+    from grader.gradescope_pkg import build_package
+
+    print(f"wrote {build_package(rubric.load(args.rubric), args.out)}")
     return 0
 
 

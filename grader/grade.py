@@ -23,23 +23,30 @@ PROBE_KINDS = ("gradcheck", "repeatable", "linearity")
 
 
 def grade_path(path: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
-               slot: int = 0, hide: tuple[Path, ...] = ()) -> Report:
+               hide: tuple[Path, ...] = (), name: str | None = None) -> Report:
     """Grade a submission folder or archive: stage it (as root: for a sandbox user of its own,
     in a scratch folder removed afterwards), then grade it; a refused one gets a 0 report."""
+    from grader import workspace
+
+    with workspace.uid_lease() as uid:
+        return _grade_staged(path, rubric, vectors, zygote, uid, hide, name)
+
+
+def _grade_staged(path: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
+                  uid: int | None, hide: tuple[Path, ...], name: str | None) -> Report:
     import tempfile
 
     from grader import archive, workspace
     from grader.report import rejected
 
-    uid = workspace.sandbox_uid(slot)
     scratch = None
     if uid is not None or archive.is_archive(path):
         scratch = tempfile.TemporaryDirectory(prefix="grader-", dir=workspace.scratch_base())
     try:
         staged = workspace.stage(path, Path(scratch.name) if scratch else None, rubric, uid)
         if staged.root is None:
-            return rejected(rubric, staged.name, staged.refused)
-        return grade(staged.root, rubric, vectors, zygote, name=staged.name, uid=uid,
+            return rejected(rubric, name or staged.name, staged.refused)
+        return grade(staged.root, rubric, vectors, zygote, name=name or staged.name, uid=uid,
                      hide=workspace.secret_paths(rubric, hide))
     finally:
         if scratch is not None:

@@ -1,7 +1,7 @@
 """The one result object every output format is rendered from."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 
 STATUSES = ("graded", "crashed", "not_importable", "rejected")
@@ -25,7 +25,12 @@ class CheckResult:
     details: str = ""
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # the fields are plain values and tuples of strings: no deep copy needed (asdict's
+        # recursion costs more than judging a check)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key in ("messages", "hints", "mistakes"):
+            data[key] = list(data[key])
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "CheckResult":
@@ -55,7 +60,8 @@ class Report:
         return sorted({m for c in self.checks for m in c.mistakes})
 
     def to_dict(self) -> dict:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["checks"] = [c.to_dict() for c in self.checks]
         data["mistakes"] = self.mistakes
         return data
 

@@ -6,9 +6,11 @@ project's secret folders covered. As an ordinary user (a student's laptop) a fol
 where it is, as that user: the student's own code, on the student's own machine."""
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from grader import archive
 from grader.rubric import Rubric
@@ -24,11 +26,35 @@ class Staged:
     refused: str = ""
 
 
-def sandbox_uid(slot: int) -> int | None:
-    """The user id for sandbox slot ``slot`` when running as root, else None."""
+UID_COUNT = 256
+
+
+@contextlib.contextmanager
+def uid_lease() -> Iterator[int | None]:
+    """As root, a sandbox user id no other grader on this machine holds meanwhile (a lock file
+    per uid, so parallel graders, pool workers and Dask workers never share one); None
+    otherwise."""
     if os.geteuid() != 0:
-        return None
-    return int(os.environ.get("NN_GRADER_UID_BASE", UID_BASE)) + slot
+        yield None
+        return
+    import fcntl
+
+    base = int(os.environ.get("NN_GRADER_UID_BASE", UID_BASE))
+    folder = Path(scratch_base()) / "uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for uid in range(base, base + UID_COUNT):
+        fd = os.open(folder / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield uid
+        finally:
+            os.close(fd)  # closing releases the lock
+        return
+    raise RuntimeError(f"all {UID_COUNT} sandbox uids from {base} are in use")
 
 
 def scratch_base() -> str | None:

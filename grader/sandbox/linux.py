@@ -37,21 +37,6 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def kill_user_processes(uid: int) -> None:
-    """Kill every process owned by ``uid`` (root only): a sandbox user's leftovers."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            os.kill(-1, signal.SIGKILL)  # as that user, -1 reaches exactly its processes
-        except OSError:
-            pass
-        os._exit(0)
-    os.waitpid(pid, 0)
-
-
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND = 1, 2, 4, 32, 4096
 MS_REC, MS_PRIVATE = 1 << 14, 1 << 18

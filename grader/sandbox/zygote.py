@@ -60,7 +60,7 @@ def _reap(pid: int, workers: dict[int, int | None], finished: dict[int, int]) ->
     """Kill a worker's process group, collect its exit status, clean up what it left behind."""
     if pid not in workers:
         return None
-    uid = workers.pop(pid)
+    workers.pop(pid)
     for kill in (os.killpg, os.kill):
         try:
             kill(pid, signal.SIGKILL)
@@ -72,8 +72,8 @@ def _reap(pid: int, workers: dict[int, int | None], finished: dict[int, int]) ->
             _, status = os.waitpid(pid, 0)
         except ChildProcessError:
             status = None
-    if uid is not None:
-        linux.kill_user_processes(uid)
+    # Nothing else of a sandbox user can be alive here: with RLIMIT_NPROC=1 it can neither fork
+    # nor start a thread, so the killed group was all of it.
     _sweep(workers, finished)
     return None if status is None else os.waitstatus_to_exitcode(status)
 

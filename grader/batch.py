@@ -1,0 +1,336 @@
+"""Grade a folder of submissions: in parallel, isolated, resumable.
+
+Each submission is graded by a task (`grade_task`) that runs in a worker process: a local
+process pool, or a Dask cluster. A task writes the submission's results.json and report.html,
+then, last and atomically, a `done.json` holding its report: that file is the commit point.
+A batch started again skips submissions whose marker matches the rubric and the submission;
+the gradebook and the class summary are always rebuilt from the markers, so a batch killed at
+any moment loses nothing and never duplicates a row.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from grader import archive
+from grader.errors import GraderError
+
+DONE = "done.json"
+MARKER_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One submission of the batch: its id, where it is, and a signature of its content."""
+    id: str
+    path: Path
+    signature: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a batch run did."""
+    total: int
+    graded_now: int
+    skipped: int
+    errored: int
+    notes: tuple[str, ...]
+
+
+def discover(folder: Path) -> tuple[list[Entry], list[str]]:
+    """Every folder or archive in ``folder``, named by the student's id; notes on the rest."""
+    if not folder.is_dir():
+        raise GraderError(f"{folder}: not a folder of submissions")
+    entries, notes, seen = [], [], {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if not (path.is_dir() or archive.is_archive(path)):
+            notes.append(f"ignored {path.name}: not a folder or a .zip/.tar/.tar.gz archive")
+            continue
+        sid = safe_id(archive.student_id(path))
+        if sid in seen:
+            notes.append(f"ignored {path.name}: the id {sid!r} is also {seen[sid]}")
+            continue
+        seen[sid] = path.name
+        entries.append(Entry(sid, path.resolve(), signature(path)))
+    return entries, notes
+
+
+def safe_id(name: str) -> str:
+    """An id usable as a folder name and a CSV cell: other characters become '_'."""
+    cleaned = re.sub(r"[^A-Za-z0-9._@+-]", "_", name).lstrip(".") or "_"
+    return cleaned[:120]
+
+
+def signature(path: Path) -> str:
+    """Changes whenever the submission does (names, sizes and times of its files)."""
+    digest = hashlib.sha256()
+    if path.is_file():
+        st = path.stat()
+        digest.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+        return digest.hexdigest()
+    for here, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            try:
+                st = os.lstat(os.path.join(here, name))
+            except OSError:
+                continue
+            rel = os.path.relpath(os.path.join(here, name), path)
+            digest.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def rubric_signature(rubric_path: Path) -> str:
+    """The rubric text and the vector manifest: regrade when either changes."""
+    from grader import rubric as rubric_mod
+
+    rub = rubric_mod.load(rubric_path)
+    digest = hashlib.sha256(rubric_path.read_bytes())
+    try:
+        digest.update((rub.vectors_dir / "manifest.json").read_bytes())
+    except OSError:
+        pass
+    return digest.hexdigest()
+
+
+def read_marker(out: Path, entry: Entry, rubric_sig: str) -> dict | None:
+    """The saved report of ``entry`` if it is complete and current, else None (a damaged or
+    stale marker just means: grade again)."""
+    try:
+        data = json.loads((out / entry.id / DONE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("version") != MARKER_VERSION:
+        return None
+    if data.get("signature") != entry.signature or data.get("rubric") != rubric_sig:
+        return None
+    report = data.get("report")
+    return report if isinstance(report, dict) and "checks" in report else None
+
+
+# --- the task, run in a worker process --------------------------------------------------------
+
+class _Worker:
+    """Per-process state: a fork server started before anything secret is loaded, then the
+    rubric and the verified vectors, kept for every task this process runs."""
+    current: "_Worker | None" = None
+
+    def __init__(self, rubric_path: str) -> None:
+        from grader.sandbox.client import Zygote
+
+        self.zygote = Zygote()
+        from grader import rubric as rubric_mod
+        from grader import vectors as vectors_mod
+
+        self.rubric_path = rubric_path
+        self.rubric = rubric_mod.load(rubric_path)
+        self.vectors = vectors_mod.load(self.rubric)
+
+    @classmethod
+    def get(cls, rubric_path: str) -> "_Worker":
+        if cls.current is None or cls.current.rubric_path != rubric_path:
+            cls.current = cls(rubric_path)
+        return cls.current
+
+
+def grade_task(rubric_path: str, entry: Entry, out: str, rubric_sig: str) -> dict:
+    """Grade one submission and write its files; returns the compact form of its report."""
+    from grader import render
+    from grader.grade import grade_path
+
+    worker = _Worker.get(rubric_path)
+    folder = Path(out) / entry.id
+    report = grade_path(entry.path, worker.rubric, worker.vectors, worker.zygote,
+                        hide=(Path(out).resolve(),), name=entry.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    results = render.gradescope(report, worker.rubric.gradescope_hidden_visibility)
+    _write(folder / "results.json", json.dumps(results, indent=2) + "\n")
+    _write(folder / "report.html", render.html(report))
+    data = report.to_dict()
+    marker = {"version": MARKER_VERSION, "signature": entry.signature, "rubric": rubric_sig,
+              "report": data}
+    _write(folder / DONE, json.dumps(marker))  # last: the commit point
+    return compact(data)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write atomically: a reader (or a batch restarted after a kill) sees the old file or the
+    new one, never half of one. (No fsync: a killed process loses nothing already written.)"""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _task_failed(rubric, entry: Entry, reason: str) -> dict:
+    from grader.report import rejected
+
+    return rejected(rubric, entry.id, reason).to_dict()
+
+
+# --- running many tasks -----------------------------------------------------------------------
+
+Runner = Callable[[list[Entry], Callable[[Entry, dict], None]], None]
+
+
+def run_local(rubric_path: str, out: str, rubric_sig: str, jobs: int) -> Runner:
+    """A runner on a local process pool; a pool broken by a submission is rebuilt, and a
+    submission in flight during two breaks is recorded as having killed its grader."""
+    def run(entries: list[Entry], done: Callable[[Entry, dict], None]) -> None:
+        import multiprocessing
+
+        strikes: dict[str, int] = {}
+        pending = list(entries)
+        while pending:
+            ctx = multiprocessing.get_context("spawn")   # no fork of a threaded process
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                queue, pending = pending, []
+                running: dict[Future, Entry] = {}
+                while queue or running:
+                    while queue and len(running) < 4 * jobs:  # bounded: memory stays flat
+                        e = queue.pop(0)
+                        running[pool.submit(grade_task, rubric_path, e, out, rubric_sig)] = e
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        entry = running.pop(future)
+                        try:
+                            done(entry, future.result())
+                        except BrokenProcessPool:
+                            strikes[entry.id] = strikes.get(entry.id, 0) + 1
+                            if strikes[entry.id] >= 2:
+                                done(entry, {"_failed": "the grader process running this "
+                                                        "submission was killed (by it?)"})
+                            else:
+                                pending.append(entry)
+                    if pending:  # the pool is broken: start a new one for the rest
+                        pending += queue + list(running.values())
+                        break
+    return run
+
+
+def run_dask(address: str, rubric_path: str, out: str, rubric_sig: str) -> Runner:
+    """A runner on an existing Dask distributed cluster: one task per submission."""
+    def run(entries: list[Entry], done: Callable[[Entry, dict], None]) -> None:
+        try:
+            from distributed import Client, as_completed as dask_completed
+        except ImportError:
+            raise GraderError("--dask needs the 'distributed' package "
+                              "(pip install 'nn-grader[dask]')") from None
+        with Client(address) as client:
+            futures = {client.submit(grade_task, rubric_path, e, out, rubric_sig, pure=False,
+                                     key=f"grade-{e.id}-{e.signature[:12]}"): e
+                       for e in entries}
+            for future in dask_completed(list(futures)):
+                entry = futures[future]
+                try:
+                    done(entry, future.result())
+                except Exception as exc:  # a worker lost, or the task failed on it
+                    done(entry, {"_failed": f"the cluster could not grade it: {exc}"})
+    return run
+
+
+def run_batch(submissions: Path, out: Path, rubric_path: Path, jobs: int | None = None,
+              force: bool = False, dask: str | None = None, progress: bool = True) -> Summary:
+    """Grade every submission in ``submissions`` into ``out``; then write the gradebook and the
+    class summary from every submission's marker."""
+    from grader import rubric as rubric_mod
+
+    rubric_path = rubric_path.resolve()
+    rub = rubric_mod.load(rubric_path)   # a bad rubric stops here, before any work
+    out.mkdir(parents=True, exist_ok=True)
+    entries, notes = discover(submissions)
+    rubric_sig = rubric_signature(rubric_path)
+    reports: dict[str, dict] = {}
+    for entry in entries:
+        saved = None if force else read_marker(out, entry, rubric_sig)
+        if saved is not None:
+            reports[entry.id] = compact(saved)
+    todo = [e for e in entries if e.id not in reports]
+    bar = _progress(len(todo), progress)
+
+    def done(entry: Entry, report: dict) -> None:
+        if "_failed" in report:
+            report = _task_failed(rub, entry, report["_failed"])
+            _write_marker(out, entry, rubric_sig, report)
+        reports[entry.id] = compact(report)
+        bar.update(1)
+
+    runner = run_dask(dask, str(rubric_path), str(out), rubric_sig) if dask else \
+        run_local(str(rubric_path), str(out), rubric_sig, jobs or os.cpu_count() or 1)
+    try:
+        runner(todo, done)
+    finally:
+        bar.close()
+    ordered = [reports[e.id] for e in entries if e.id in reports]
+    write_gradebook(out / "gradebook.csv", rub, ordered)
+    from grader.summary import summary_html
+
+    _write(out / "summary.html", summary_html(ordered, rub))
+    errored = sum(1 for r in ordered if r.get("status") != "graded")
+    return Summary(len(entries), len(todo), len(entries) - len(todo), errored, tuple(notes))
+
+
+CHECK_FIELDS = ("id", "title", "visibility", "score", "max_score", "status", "mistakes")
+
+
+def compact(report: dict) -> dict:
+    """What the gradebook and the summary need of a report: no messages or output, so the
+    memory of a batch does not grow with what its submissions print."""
+    keep = {k: report.get(k) for k in ("submission", "status", "score", "max_score", "summary",
+                                       "mistakes")}
+    keep["checks"] = [{k: c.get(k) for k in CHECK_FIELDS} for c in report.get("checks", [])]
+    return keep
+
+
+def _write_marker(out: Path, entry: Entry, rubric_sig: str, report: dict) -> None:
+    folder = out / entry.id
+    folder.mkdir(parents=True, exist_ok=True)
+    _write(folder / DONE, json.dumps({"version": MARKER_VERSION, "signature": entry.signature,
+                                      "rubric": rubric_sig, "report": report}))
+
+
+def write_gradebook(path: Path, rubric, reports: Iterable[dict]) -> None:
+    """One row per submission: id, total, max, status, then each check's points."""
+    ids = [c.id for c in rubric.checks]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["id", "total", "max", "status", *ids, "mistakes"])
+    for r in reports:
+        scores = {c["id"]: c["score"] for c in r["checks"]}
+        writer.writerow([r["submission"], _num(r["score"]), _num(r["max_score"]), r["status"],
+                         *(_num(scores.get(i, 0)) for i in ids), ";".join(r.get("mistakes", []))])
+    _write(path, buf.getvalue())
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, enabled: bool):
+    """A progress bar on a terminal (tqdm), nothing elsewhere."""
+    if not enabled:
+        return _NoBar()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, unit="submission", desc="grading", disable=None, dynamic_ncols=True)

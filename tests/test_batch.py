@@ -1,0 +1,177 @@
+"""Batch grading as a TA sees it: every submission gets its row, the same as graded alone,
+hostile ones cost only themselves, and a killed batch resumes without losing anything."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SUBMISSIONS, run_cli
+from grader import batch
+
+MIX = ["correct/matmul", "correct/loops", "correct/prints", "wrong/dLdW_mean",
+       "wrong/dLdb_keepdims", "wrong/mutates_A", "broken/syntax_error", "broken/returns_none",
+       "broken/missing_class", "hostile/forged_stdout", "hostile/kill_parent",
+       "hostile/fork_background", "hostile/reads_files", "hostile/patches_numpy",
+       "hostile/os_exit", "hostile/segfault", "hostile/fork_bomb_lite"]
+if os.geteuid() == 0:  # only safe where student code runs as a sandbox user
+    MIX.append("hostile/writes_files")
+
+
+def _zip(src: Path, dest: Path, prefix: str = "") -> None:
+    with zipfile.ZipFile(dest, "w") as zf:
+        for f in sorted(src.rglob("*.py")):
+            zf.write(f, prefix + f.relative_to(src.parent).as_posix())
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """A class folder: fixture submissions as folders, good archives, and bad archives."""
+    subs = tmp_path_factory.mktemp("class")
+    for name in MIX:
+        shutil.copytree(SUBMISSIONS / name / "mytorch", subs / name.replace("/", "-") / "mytorch")
+    _zip(SUBMISSIONS / "correct" / "dot" / "mytorch", subs / "zip-good.zip", "hw1/")
+    with tarfile.open(subs / "tar-good.tar.gz", "w:gz") as tf:
+        tf.add(SUBMISSIONS / "wrong" / "bias_missing" / "mytorch", "mytorch")
+    with zipfile.ZipFile(subs / "zip-escape.zip", "w") as zf:
+        zf.writestr("../../escaped.py", "print('out')")
+    (subs / "zip-fake.zip").write_text("not a zip")
+    with tarfile.open(subs / "tar-link.tar", "w") as tf:
+        info = tarfile.TarInfo("mytorch/nn/linear.py")
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tf.addfile(info)
+    (subs / "readme.txt").write_text("not a submission")
+    return subs
+
+
+def _gradebook(out: Path) -> list[dict]:
+    with open(out / "gradebook.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def graded(folder, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("out")
+    result = run_cli("batch", str(folder), "--out", str(out), "--jobs", "2", timeout=600)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_a_row_for_every_submission(folder, graded):
+    """Every folder and archive has exactly one row; other files are ignored with a note."""
+    rows = _gradebook(graded)
+    ids = [r["id"] for r in rows]
+    expected = sorted(p.name.split(".")[0] for p in folder.iterdir() if p.name != "readme.txt")
+    assert sorted(ids) == expected and len(ids) == len(set(ids))
+    for row in rows:
+        assert (graded / row["id"] / "results.json").is_file()
+        assert (graded / row["id"] / "report.html").is_file()
+    assert (graded / "summary.html").read_text().count("<svg") >= 1
+
+
+def test_batch_scores_equal_single_grading(folder, graded, grade):
+    """Each row has the score (and check scores) that grading it alone gives."""
+    rows = {r["id"]: r for r in _gradebook(graded)}
+    for path in sorted(folder.iterdir()):
+        if path.name == "readme.txt":
+            continue
+        report = grade(path)
+        row = rows[batch.safe_id(path.name.split(".")[0])]
+        assert float(row["total"]) == report.score, path.name
+        assert row["status"] == report.status, path.name
+        for check in report.checks:
+            assert float(row[check.id]) == check.score, (path.name, check.id)
+
+
+def test_honest_rows_stay_right_next_to_hostile_ones(graded):
+    """Correct submissions keep full marks; unsafe archives are refused with a status."""
+    rows = {r["id"]: r for r in _gradebook(graded)}
+    for sid in ("correct-matmul", "correct-loops", "correct-prints", "zip-good",
+                "hostile-forged_stdout", "hostile-kill_parent", "hostile-fork_background",
+                "hostile-reads_files", "hostile-fork_bomb_lite"):
+        assert rows[sid]["total"] == "100", sid
+    assert rows["wrong-dLdW_mean"]["total"] == "85"
+    assert rows["tar-good"]["mistakes"] == "bias_missing"
+    for sid in ("zip-escape", "zip-fake", "tar-link"):
+        assert rows[sid]["status"] == "rejected" and rows[sid]["total"] == "0", sid
+    assert rows["hostile-patches_numpy"]["Z_values"] == "0"
+    results = json.loads((graded / "zip-escape" / "results.json").read_text())
+    assert "'..'" in results["output"]
+
+
+def test_nothing_escapes_the_sandbox(folder, graded):
+    """No file written outside scratch, no process left behind, no hidden vectors read."""
+    assert not (folder.parent / "escaped.py").exists()
+    if os.geteuid() == 0:
+        assert not list(Path("/").glob("pwned.txt")) and not (ROOT / "pwned.txt").exists()
+        assert not (graded / "pwned.txt").exists()
+        left = subprocess.run(["ps", "-eo", "uid="], capture_output=True, text=True).stdout
+        assert not [u for u in left.split() if 61000 <= int(u) < 61256]
+    report = json.loads((graded / "hostile-reads_files" / "done.json").read_text())["report"]
+    assert "hidden.npz" not in report["output"], report["output"]
+
+
+def test_restart_after_kill_loses_and_duplicates_nothing(folder, tmp_path):
+    """A batch killed mid-run and started again grades only the rest, then has every row once."""
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "--jobs",
+           "1", "--no-progress"]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("*/done.json"))) < 4:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/done.json")}
+    assert 4 <= len(first) < len([p for p in folder.iterdir() if p.name != "readme.txt"])
+    assert not (out / "gradebook.csv").exists()
+    result = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(first)} already graded" in result.stdout
+    rows = _gradebook(out)
+    assert len(rows) == len({r["id"] for r in rows}) == len(list(out.glob("*/done.json")))
+    for sid, mtime in first.items():  # what was done was not graded again
+        assert (out / sid / "done.json").stat().st_mtime_ns == mtime
+    forced = subprocess.run(cmd + ["--force"], env=env, cwd=ROOT, capture_output=True,
+                            text=True, timeout=600)
+    assert "0 already graded" in forced.stdout
+
+
+def test_changed_submission_or_damaged_marker_is_graded_again(tmp_path):
+    """Resuming regrades a submission whose files changed, or whose marker is damaged."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for name in ("a", "b"):
+        shutil.copytree(SUBMISSIONS / "correct" / "matmul" / "mytorch", subs / name / "mytorch")
+    run_cli("batch", str(subs), "--out", str(out), "--jobs", "1")
+    (out / "a" / "done.json").write_text("{not json")
+    linear = subs / "b" / "mytorch" / "nn" / "linear.py"
+    linear.write_text(linear.read_text().replace("return Z", "return -Z", 1))
+    again = run_cli("batch", str(subs), "--out", str(out), "--jobs", "1")
+    assert "2 graded now, 0 already graded" in again.stdout
+    rows = {r["id"]: r for r in _gradebook(out)}
+    assert rows["a"]["total"] == "100" and rows["b"]["Z_values"] == "0"
+
+
+@pytest.mark.slow
+def test_dask_cluster_gives_the_same_gradebook(folder, graded, tmp_path):
+    """--dask on a local cluster writes the same gradebook as the local pool."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        out = tmp_path / "dask-out"
+        result = run_cli("batch", str(folder), "--out", str(out), "--dask",
+                         cluster.scheduler_address, timeout=600)
+        assert result.returncode == 0, result.stderr
+    assert (out / "gradebook.csv").read_text() == (graded / "gradebook.csv").read_text()
