@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grader import messages
-from grader.compare import compare
+from grader.compare import as_float, compare
 from grader.diagnose import Diagnosis, diagnose, diagnose_problem, precision_warning
 from grader.report import CheckResult
 from grader.rubric import Check, Rubric, resolve_shape, shape_words
@@ -36,6 +36,7 @@ class Context:
     runs: dict[str, CaseRun]
     vectors: dict[str, CaseVectors]
     probes: dict = field(default_factory=dict)    # case -> consistency.Probe
+    samples: dict = field(default_factory=dict)   # param -> Observed, from a large layer
 
 
 def evaluate(check: Check, ctx: Context) -> CheckResult:
@@ -61,8 +62,9 @@ def aggregate(check: Check, rubric: Rubric, verdicts: list[tuple[str, Verdict]])
             msgs.append(f"{HIDDEN_NOTE} Failed {len(failing)} of {total} hidden case(s).")
             if not first.ran:  # say no more: an exception message may quote hidden inputs
                 msgs.append("Your code raised an error or did not finish on a hidden case.")
-        elif all(not v.ran and v.message == first.message for _, v in failing):
+        elif all(v.message == first.message for _, v in failing):  # said once, for all cases
             msgs.append(first.message)
+            details = first.details
         else:
             case = rubric.case(name)
             dims = ", ".join(f"{k}={v}" for k, v in case.dims)
@@ -142,7 +144,52 @@ def judge_init(check: Check, ctx: Context, case: str) -> Verdict:
         return Verdict(False, f"{name} should be all zeros after __init__, "
                               f"but {nonzero} of {arr.size} values are not",
                        diagnosis=diagnose(ctx, check, case, name, arr, want=want))
+    if rule.kind == "normal":
+        return judge_normal_init(ctx, name, rule)
     return Verdict(True)
+
+
+SIGMAS = 6.0   # a correct random init fails a statistic with probability about 2e-9
+
+
+def judge_normal_init(ctx: Context, name: str, rule) -> Verdict:
+    """Mean, standard deviation and excess kurtosis of the parameter of a large layer, each
+    within SIGMAS standard errors of a normal distribution with the rule's mean and std."""
+    from grader import expr
+    from grader.diagnose import hint
+
+    obs = ctx.samples.get(name)
+    bad = _unusable(obs, name, ctx, "__init__")
+    if bad:
+        return bad
+    values = as_float(obs.value.array)
+    dims = {k: float(v) for k, v in ctx.rubric.init_rule(name).dims}
+    if values is None or values.size < 1000:
+        return Verdict(False, f"{name} of {_size_words(rule, ctx.rubric.layer.cls)} is "
+                              f"{obs.value.describe()}")
+    want_mean, want_std = expr.evaluate(rule.mean, dims), expr.evaluate(rule.std, dims)
+    n, mean, std = values.size, float(values.mean()), float(values.std())
+    where = f"measured on {_size_words(rule, ctx.rubric.layer.cls)}"
+    if std == 0:
+        return Verdict(False, f"{name} is constant ({mean:g}) after __init__ ({where})",
+                       diagnosis=hint(ctx, "not_random_init", name=name, std=rule.std))
+    if abs(std - want_std) > SIGMAS * want_std / np.sqrt(2 * n):
+        return Verdict(False, f"{name} should be drawn with std {rule.std} = {want_std:.4g}, "
+                              f"but its std is {std:.4g} ({std / want_std:.3g}x; {where})",
+                       diagnosis=hint(ctx, "wrong_init_scale", name=name, std=rule.std))
+    if abs(mean - want_mean) > SIGMAS * want_std / np.sqrt(n):
+        return Verdict(False, f"{name} should have mean {rule.mean} = {want_mean:.4g}, but its "
+                              f"mean is {mean:.4g} ({where})")
+    kurtosis = float(np.mean(((values - mean) / std) ** 4)) - 3.0
+    if abs(kurtosis) > SIGMAS * np.sqrt(24.0 / n):
+        return Verdict(False, f"{name} does not look normally distributed: excess kurtosis "
+                              f"{kurtosis:.2f}, where a normal distribution has 0 ({where})",
+                       diagnosis=hint(ctx, "not_normal", name=name))
+    return Verdict(True)
+
+
+def _size_words(rule, cls: str = "layer") -> str:
+    return f"{cls}({', '.join(f'{k}={v}' for k, v in rule.dims)})"
 
 
 def judge_shape(check: Check, ctx: Context, case: str) -> Verdict:

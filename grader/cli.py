@@ -49,8 +49,10 @@ def _parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("handout", help="regenerate the student skeleton and the student archive")
     h.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
-    h.add_argument("--out", type=Path, default=Path("handout"), help="skeleton folder")
-    h.add_argument("--archive", type=Path, default=Path("dist/handout.tar.gz"))
+    h.add_argument("--out", type=Path, default=None,
+                   help="skeleton folder (default: the rubric's `handout`)")
+    h.add_argument("--archive", type=Path, default=None,
+                   help="student archive (default: dist/<rubric name>-handout.tar.gz)")
     h.set_defaults(func=cmd_handout)
 
     z = sub.add_parser("gradescope", help="build the Gradescope autograder zip")
@@ -135,9 +137,12 @@ def cmd_handout(args: argparse.Namespace) -> int:
     from grader import handout, rubric
 
     rub = rubric.load(args.rubric)
-    for path in handout.generate(rub, args.out):
+    out = args.out or rub.handout_dir
+    name = "handout" if args.rubric.stem == "rubric" else f"{args.rubric.stem}-handout"
+    for path in handout.generate(rub, out):
         print(f"wrote {path}")
-    print(f"wrote {handout.build_archive(rub, args.out, args.archive)}")
+    archive = args.archive or Path("dist") / f"{name}.tar.gz"
+    print(f"wrote {handout.build_archive(rub, out, archive)}")
     return 0
 
 

@@ -74,8 +74,8 @@ class ProbeUnit:
                 loss = _loss(z, weight)
                 if loss is None:
                     what = z.describe() if z else "nothing"
-                    return Probe(Problem("exception", "unusable output",
-                                         f"{layer.forward.method} returned {what}"), "probe")
+                    return Probe(Problem("unusable", message=f"{layer.forward.method}() "
+                                                             f"returned {what}"), "probe")
                 losses.setdefault(info, []).append(loss)
         if len(replies) < len(self.tags):
             return Probe(Problem("died"), "probe")
@@ -173,7 +173,8 @@ def judge_gradcheck(check: Check, ctx: Context, case: str) -> Verdict:
         errors = [abs(float(np.vdot(g, v)) - n) / max(abs(n), abs(float(np.vdot(g, v))), 1e-8)
                   for v, n in p.numeric[wrt]]
         if max(errors) > GRAD_RTOL:
-            bad.append(f"{grad} (relative error {max(errors):.2g})")
+            scaled = "" if scale.strip() == "1" else f", this layer's {grad} being {scale} times it"
+            bad.append(f"{grad} (relative error {max(errors):.2g}{scaled})")
     forward_ok = _forward_matches(ctx, case)
     if unusable and not bad:
         return Verdict(False, "could not check " + ", ".join(unusable) + ": backward must "
@@ -242,15 +243,15 @@ def judge_linearity(check: Check, ctx: Context, case: str) -> Verdict:
     p = ctx.probes[case]
     if p.problem:
         return _not_run(ctx, p)
-    problems = []
+    problems, upstream = [], ctx.rubric.layer.backward.inputs[0]
     for name, first in p.first.items():
         f, z, d = (_floats(v) for v in (first, p.zero.get(name), p.double.get(name)))
         if f is None or z is None or d is None or f.shape != z.shape or f.shape != d.shape:
             continue
         if not np.allclose(z, 0, atol=1e-10):
-            problems.append(f"with dLdZ = 0, {name} is not zero")
+            problems.append(f"with {upstream} = 0, {name} is not zero")
         elif not np.allclose(d, 2 * f, rtol=1e-7, atol=1e-10):
-            problems.append(f"doubling dLdZ does not double {name}")
+            problems.append(f"doubling {upstream} does not double {name}")
     if problems:
         return Verdict(False, "; ".join(problems) + ": every gradient must be a linear function "
                               "of the upstream gradient (no constant terms).")

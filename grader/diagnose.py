@@ -46,6 +46,12 @@ DEFAULT_HINTS = {
                         "the usual cause.",
     "wrong_shape": "{name} should be {shape} = {want}, got {got_shape}: check each operand "
                    "against Table 1.",
+    "wrong_init_scale": "{name} is initialised with the wrong scale: draw it from a normal "
+                        "distribution with standard deviation {std}.",
+    "not_normal": "{name} is not drawn from a normal distribution: use rng.normal (or "
+                  "np.random.randn times the scale), not a uniform draw.",
+    "not_random_init": "{name} must be drawn at random in __init__ (normal, standard deviation "
+                       "{std}), not filled with a constant.",
 }
 
 _MATMUL = re.compile(r"matmul|shapes .* not aligned|could not be broadcast|mismatch in its core")
@@ -62,7 +68,7 @@ def hint(ctx: "Context", mistake: str, hidden: bool = False, **fields: object) -
     """Fill in the rubric's (or the default) text for ``mistake``."""
     template = ctx.rubric.hints.get(mistake) or DEFAULT_HINTS.get(mistake) or "{name}: " + mistake
     values = {"eq": "", "alpha": "", "shape": "", "want": "", "got_shape": "", "dtype": "",
-              "how": "", "input": "", "name": ""}
+              "how": "", "input": "", "name": "", "std": ""}
     values.update({k: v for k, v in fields.items() if v is not None})
     if hidden:
         values["alpha"] = ""

@@ -8,7 +8,7 @@ import numpy as np
 
 from grader.report import CheckResult, Report
 from grader.rubric import Check, Rubric
-from grader.runner import CaseRun, CaseUnit, Submission, Timeouts, run_units
+from grader.runner import CaseRun, CaseUnit, InitUnit, Submission, Timeouts, run_units
 from grader.sandbox.client import Zygote
 from grader.trace import mark
 from grader.vectors import VectorSet
@@ -71,6 +71,9 @@ def grade(root: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
         from grader import consistency
 
         units += consistency.probe_units(rubric, inputs)
+    random_init = sorted({t for c in rubric.checks if c.kind == "init" for t in c.targets
+                          if rubric.init_rule(t).kind == "normal"})
+    units += [InitUnit(rubric, p, dict(rubric.init_rule(p).dims)) for p in random_init]
     verified: dict = {}
 
     def meanwhile() -> None:  # the child is running the student's code now
@@ -86,8 +89,9 @@ def grade(root: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
     from grader.checks import Context
 
     runs = {run.case.name: run for run in results[:len(needed)]}
-    probes = {unit.case.name: res for unit, res in zip(units[len(needed):], results[len(needed):])}
-    ctx = Context(rubric, runs, verified, probes)
+    probes = {u.case.name: r for u, r in zip(units, results) if type(u).__name__ == "ProbeUnit"}
+    samples = {u.param: r for u, r in zip(units, results) if isinstance(u, InitUnit)}
+    ctx = Context(rubric, runs, verified, probes, samples)
     with np.errstate(all="ignore"):  # NaN and inf from student code are judged, not warned
         checked = tuple(evaluate(check, ctx) for check in rubric.checks)
     mark("judged")

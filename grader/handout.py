@@ -88,6 +88,7 @@ def student_rubric(rubric: Rubric) -> str:
 
     raw = dict(rubric.raw)
     raw.pop("reference", None)
+    raw.pop("handout", None)
     raw["vectors"] = "vectors"
     raw["cases"] = [c for c in raw["cases"] if c.get("visibility", "public") == "public"]
     public = {c["name"] for c in raw["cases"]}

@@ -17,6 +17,8 @@ def stage_words(stage: str) -> str:
 def problem(p: Problem, stage: str, rubric: Rubric) -> str:
     """Why a step produced nothing, as one or two sentences (no traceback)."""
     what = stage_words(stage)
+    if p.kind == "unusable":
+        return p.message + "."
     if p.kind == "timeout":
         return f"{what} did not finish in time ({p.message}): an infinite loop, or far too slow."
     if p.kind == "corrupt":
@@ -41,6 +43,8 @@ def problem(p: Problem, stage: str, rubric: Rubric) -> str:
 def short(p: Problem, stage: str) -> str:
     """A few words for a check row; the full story is told once at the top of the report."""
     what = stage_words(stage)
+    if p.kind == "unusable":
+        return p.message
     if stage == "import":
         return "your module could not be imported"
     if p.kind == "timeout":

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from grader import expr
 from grader.errors import GraderError
 from grader.schema import Reader
 
@@ -99,6 +100,7 @@ class Rubric:
     assignment: str
     vectors_dir: Path
     reference_dir: Path | None
+    handout_dir: Path
     layer: Layer
     table1: tuple[tuple[str, tuple[str | int, ...] | None], ...]
     init: tuple[tuple[str, InitRule], ...]
@@ -217,7 +219,8 @@ def _parse_yaml(text: str, path: Path) -> Any:
 def parse(data: Any, path: Path) -> Rubric:
     """Validate an already-parsed rubric mapping."""
     top = Reader(data, "", path)
-    top.allow("assignment", "vectors", "reference", "layer", "table1", "init", "equations",
+    top.allow("assignment", "vectors", "reference", "handout", "layer", "table1", "init",
+              "equations",
               "tolerance", "limits", "cases", "checks", "mistakes", "hints", "gradescope")
     layer = _layer(top.child("layer"))
     table1 = _table1(top.child("table1"))
@@ -257,6 +260,7 @@ def parse(data: Any, path: Path) -> Rubric:
         path=path, assignment=top.get("assignment", str),
         vectors_dir=(path.parent / top.get("vectors", str, "vectors")),
         reference_dir=(path.parent / top.get("reference", str)) if "reference" in top.data else None,
+        handout_dir=path.parent / top.get("handout", str, "handout"),
         layer=layer, table1=tuple(table1), init=init,
         equations=tuple((k, v) for k, v in equations.data.items()), limits=limits,
         cases=cases, checks=(), mistakes=mistakes.names("variants", ()),
@@ -336,9 +340,17 @@ def _init(r: Reader, layer: Layer, path: Path) -> tuple[tuple[str, InitRule], ..
         normal = sub.child("normal")
         normal.allow("mean", "std", "dims")
         dims = normal.child("dims")
-        rules.append((name, InitRule("normal", str(normal.get("mean", (str, int, float), "0")),
-                                     str(normal.get("std", (str, int, float))),
-                                     tuple((k, dims.get(k, int)) for k in dims.data))))
+        values = {k: dims.get(k, int) for k in dims.data}
+        missing = [s for s in layer.constructor if s not in values]
+        if missing:
+            dims.fail(f"needs a value for {missing[0]!r} (the constructor's arguments)")
+        rule = InitRule("normal", str(normal.get("mean", (str, int, float), "0")),
+                        str(normal.get("std", (str, int, float))), tuple(values.items()))
+        for key in ("mean", "std"):
+            unknown = expr.names(getattr(rule, key)) - set(values)
+            if unknown:
+                normal.fail(f"uses {sorted(unknown)[0]!r}, which is not in its dims", key)
+        rules.append((name, rule))
     return tuple(rules)
 
 

@@ -238,6 +238,28 @@ class CaseUnit:
         return run
 
 
+@dataclass
+class InitUnit:
+    """A layer of the size an init rule names, built to measure a random init's statistics."""
+    rubric: Rubric
+    param: str
+    dims: dict[str, int]
+
+    def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
+        layer = self.rubric.layer
+        return [({"op": "construct", "args": [self.dims[s] for s in layer.constructor],
+                  "kwargs": dict(layer.constructor_kwargs)}, []),
+                ({"op": "get", "names": [self.param]}, [])]
+
+    def finish(self, replies: list[Reply], setup: Problem | None) -> Observed:
+        if setup is not None:
+            return Observed(None, setup, "import")
+        if len(replies) < 2 or not replies[-1].ok:
+            return Observed(None, replies[-1].problem if replies else Problem("died"),
+                            "construct")
+        return Observed(replies[1].values[0], stage="init")
+
+
 def run_case(sub: Submission, case: Case, inputs: dict[str, np.ndarray]) -> CaseRun:
     """Run one case on its own (used to make the test vectors)."""
     return run_units(sub, [CaseUnit(sub.rubric, case, inputs)])[0]

@@ -195,7 +195,7 @@ def generate(rubric: Rubric) -> list[Path]:
 
 def _observe(zygote, rubric: Rubric, case, inputs: dict, mistake: str | None
              ) -> dict[str, np.ndarray]:
-    from grader.runner import ECHO, Submission, run_case
+    from grader.runner import ECHO, INIT, Submission, run_case
 
     sub = Submission(zygote, rubric.reference_dir.resolve(), rubric,
                      module=rubric.mistakes_module if mistake else None, cls=mistake)
@@ -210,7 +210,8 @@ def _observe(zygote, rubric: Rubric, case, inputs: dict, mistake: str | None
                           f"{run.failed_stage}: {p.kind} {p.type} {p.message} {p.where}\n"
                           f"{p.traceback}")
     return {k: np.asarray(o.value.array) for k, o in run.observed.items()
-            if o.value is not None and o.value.array is not None and not k.startswith(ECHO)}
+            if o.value is not None and o.value.array is not None
+            and not k.startswith((ECHO, INIT))}   # init is judged by its rule, not by values
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:

@@ -64,3 +64,32 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None,
 
 def by_id(report) -> dict:
     return {c.id: c for c in report.checks}
+
+
+def assert_expected(report, want: dict, correct: bool = False) -> None:
+    """The report gives what an expect.yaml says: points, failures, named mistakes, no hints
+    for a correct submission."""
+    checks = by_id(report)
+    for cid in want.get("pass") or []:
+        assert cid in checks, f"expect.yaml names unknown check {cid}"
+        c = checks[cid]
+        assert c.score == c.max_score and c.status == "passed", \
+            f"{cid} should pass: {c.messages} {c.hints}"
+    for cid in want.get("fail") or []:
+        assert cid in checks, f"expect.yaml names unknown check {cid}"
+        assert checks[cid].score == 0 and checks[cid].status != "passed", \
+            f"{cid} should fail, got {checks[cid].score}"
+    for cid, mistake in (want.get("mistakes") or {}).items():
+        assert cid in checks, f"expect.yaml names unknown check {cid}"
+        assert mistake in checks[cid].mistakes, \
+            f"{cid} should name {mistake}; named {checks[cid].mistakes}: {checks[cid].hints}"
+    total = want.get("total")
+    if total == "full":
+        assert report.score == report.max_score, [c.messages for c in report.checks
+                                                  if c.score < c.max_score]
+    elif total == "zero":
+        assert report.score == 0
+    elif total == "partial":
+        assert 0 < report.score < report.max_score
+    if correct:
+        assert report.mistakes == [] and all(not c.hints for c in report.checks)

@@ -1,0 +1,95 @@
+"""The other conventions of the source documents, served by rubric files alone."""
+from __future__ import annotations
+
+import shutil
+import tarfile
+
+import pytest
+
+from conftest import FIXTURES, ROOT, assert_expected, by_id, expectation, run_cli
+from grader import handout
+from grader import rubric as rubric_mod
+from grader import vectors as vectors_mod
+
+PROFILES = ["prebias", "mean-reduction"]
+
+
+@pytest.fixture(scope="module", params=PROFILES)
+def profile(request):
+    rub = rubric_mod.load(ROOT / "rubrics" / f"{request.param}.yaml")
+    return request.param, rub, vectors_mod.load(rub)
+
+
+def _fixtures():
+    for name in PROFILES:
+        for folder in sorted((FIXTURES / "profiles" / name).iterdir()):
+            yield pytest.param(name, folder, id=f"{name}/{folder.name}")
+
+
+@pytest.mark.parametrize("name, folder", _fixtures())
+def test_profile_fixture_gets_expected_result(name, folder, grade):
+    """Each profile's fixture submissions get what their expect.yaml says."""
+    rub = rubric_mod.load(ROOT / "rubrics" / f"{name}.yaml")
+    report = grade(folder, rub, vectors_mod.load(rub))
+    assert_expected(report, expectation(folder), correct=folder.name == "seed_code")
+
+
+def test_reference_full_marks_and_skeleton_zero(profile, grade):
+    """The profile's reference earns every point; its derived skeleton earns none."""
+    name, rub, vecs = profile
+    assert grade(rub.reference_dir, rub, vecs).score == rub.max_score
+    skeleton = grade(rub.handout_dir, rub, vecs)
+    assert skeleton.score == 0
+    scored = [c for c in skeleton.checks if c.max_score and c.visibility == "public"]
+    assert all("not implemented yet" in " ".join(c.messages) or "not run" in " ".join(c.messages)
+               for c in scored)
+
+
+def test_published_prebias_code_loses_DA_DB_DX_and_is_told_why(grade):
+    """Graded as published, the pre-bias layer keeps DW and forward, loses DA, DB and DX (m != n),
+    and the report says why."""
+    rub = rubric_mod.load(ROOT / "rubrics" / "prebias.yaml")
+    report = grade(FIXTURES / "profiles" / "prebias" / "published", rub, vectors_mod.load(rub))
+    checks = by_id(report)
+    assert checks["DW_values"].status == checks["Y_values"].status == "passed"
+    for cid in ("DA_values", "DB_values", "DX_values"):
+        assert checks[cid].score == 0
+    assert "not from the upstream gradient DY" in checks["DA_values"].hints[0]
+    assert "extra term" in checks["DB_values"].hints[0]
+    assert "constant factor" in checks["DX_values"].hints[0]
+    assert "Your forward is right, but backward disagrees" in checks["gradcheck"].messages[0]
+
+
+def test_a_correct_random_init_passes_every_time(grade):
+    """The statistical init check does not fail a correct He initialisation (five fresh draws)."""
+    rub = rubric_mod.load(ROOT / "rubrics" / "mean-reduction.yaml")
+    vecs = vectors_mod.load(rub)
+    for _ in range(5):
+        report = grade(FIXTURES / "profiles" / "mean-reduction" / "seed_code", rub, vecs)
+        assert by_id(report)["init_W"].status == "passed"
+
+
+def test_handout_matches_reference(profile):
+    """Each profile's handout folder is what its reference derives (no drift)."""
+    name, rub, _ = profile
+    on_disk = {p.relative_to(rub.handout_dir).as_posix(): p.read_text()
+               for p in rub.handout_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert on_disk == handout.skeleton(rub), f"run make handout RUBRIC=rubrics/{name}.yaml"
+
+
+def test_make_vectors_and_handout_work_for_the_profile(profile, tmp_path):
+    """`vectors` reproduces the committed files and `handout` builds a public-only archive."""
+    name, rub, _ = profile
+    work = tmp_path / "rubrics"
+    shutil.copytree(ROOT / "rubrics", work)
+    result = run_cli("vectors", "--rubric", str(work / f"{name}.yaml"))
+    assert result.returncode == 0, result.stderr
+    for path in rub.vectors_dir.iterdir():
+        assert (work / name / "vectors" / path.name).read_bytes() == path.read_bytes()
+    archive = tmp_path / "h.tar.gz"
+    result = run_cli("handout", "--rubric", str(work / f"{name}.yaml"), "--archive", str(archive))
+    assert result.returncode == 0, result.stderr
+    with tarfile.open(archive) as tf:
+        names = tf.getnames()
+    assert any(n.endswith("mytorch/nn/linear.py") for n in names)
+    assert not any("hidden" in n or "mistakes.py" in n for n in names)
