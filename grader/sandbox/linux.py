@@ -51,9 +51,10 @@ def python_paths() -> list[str]:
     return sorted(p for p in paths if p and os.path.isdir(p))
 
 
-def private_mounts(hide: list[str], expose: list[str]) -> bool:
-    """In a new mount namespace (root only): empty private scratch folders; every path in
-    ``hide`` covered by an empty read-only folder; any folder that would keep the sandbox
+def private_mounts(hide: list[str], expose: list[str], writable: str) -> bool:
+    """In a new mount namespace (root only): the root filesystem read-only but for
+    ``writable`` (the submission's scratch folder); empty private scratch folders; every path
+    in ``hide`` covered by an empty read-only folder; any folder that would keep the sandbox
     user from reaching a path in ``expose`` covered too, with just those paths bound back
     read-only. False if the kernel or the container refuses (then only file permissions
     protect the hidden paths)."""
@@ -63,6 +64,8 @@ def private_mounts(hide: list[str], expose: list[str]) -> bool:
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         return False
     flags = MS_NOSUID | MS_NODEV
+    if libc.mount(writable.encode(), writable.encode(), None, MS_BIND, None) == 0:
+        libc.mount(b"none", b"/", None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
     for path in SCRATCH_MOUNTS:
         if os.path.isdir(path):
             libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=16m,mode=1777")

@@ -53,7 +53,8 @@ def run(req_fd: int, resp_fd: int, root: str, limits: dict, uid: int | None) -> 
     try:
         os.setsid()  # own process group (killed as one) and no controlling terminal
         if uid is not None:  # root: a private /tmp, secrets covered, then an unprivileged user
-            linux.private_mounts(list(limits.get("hide", [])), linux.python_paths())
+            linux.private_mounts(list(limits.get("hide", [])), linux.python_paths(),
+                                 os.path.dirname(os.path.realpath(root)))
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
