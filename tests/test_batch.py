@@ -175,3 +175,27 @@ def test_dask_cluster_gives_the_same_gradebook(folder, graded, tmp_path):
                          cluster.scheduler_address, timeout=600)
         assert result.returncode == 0, result.stderr
     assert (out / "gradebook.csv").read_text() == (graded / "gradebook.csv").read_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox user exists only when run as root")
+def test_student_code_cannot_read_files_elsewhere_on_the_machine(tmp_path, grade):
+    """As root, student code sees no project folder, home or other copy of the course files."""
+    secrets = [ROOT / ".pytest_cache" / "secret.txt", Path("/var/tmp") / "nn-grader-secret.txt",
+               tmp_path / "secret.txt"]
+    for path in secrets:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("SECRET")
+        path.chmod(0o644)
+    sub = tmp_path / "sub"
+    shutil.copytree(SUBMISSIONS / "correct" / "matmul" / "mytorch", sub / "mytorch")
+    probe = "".join(f"\ntry:\n    print('READ', open({str(p)!r}).read())\nexcept OSError:\n    pass"
+                    for p in secrets)
+    linear = sub / "mytorch" / "nn" / "linear.py"
+    linear.write_text(probe + "\n" + linear.read_text())
+    try:
+        report = grade(sub)
+    finally:
+        for path in secrets:
+            path.unlink()
+    assert report.score == report.max_score
+    assert "SECRET" not in report.output

@@ -40,7 +40,6 @@ def children(pid: int) -> list[int]:
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND = 1, 2, 4, 32, 4096
 MS_REC, MS_PRIVATE = 1 << 14, 1 << 18
-SCRATCH_MOUNTS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
 
 def python_paths() -> list[str]:
@@ -51,26 +50,29 @@ def python_paths() -> list[str]:
     return sorted(p for p in paths if p and os.path.isdir(p))
 
 
+SYSTEM_TOP = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc",
+              "sys"}
+
+
 def private_mounts(hide: list[str], expose: list[str], writable: str) -> bool:
-    """In a new mount namespace (root only): the root filesystem read-only but for
-    ``writable`` (the submission's scratch folder); empty private scratch folders; every path
-    in ``hide`` covered by an empty read-only folder; any folder that would keep the sandbox
-    user from reaching a path in ``expose`` covered too, with just those paths bound back
-    read-only. False if the kernel or the container refuses (then only file permissions
-    protect the hidden paths)."""
+    """In a new mount namespace (root only), give the sandbox user a narrow view:
+    the system folders as they are (read-only); every other top-level folder (/home, /root,
+    /srv, /var, /work...) and every path in ``hide`` covered by an empty read-only folder, with
+    only ``expose`` (the interpreter's folders) bound back read-only and ``writable`` (the
+    submission's scratch folder) read-write; empty private /tmp and /dev/shm. So no copy of a
+    rubric or of hidden vectors anywhere on the machine can be read. False if the kernel or
+    the container refuses (then only file permissions protect them)."""
     libc = _load()
     if libc is None or libc.unshare(CLONE_NEWNS) != 0:
         return False
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         return False
     flags = MS_NOSUID | MS_NODEV
-    if libc.mount(writable.encode(), writable.encode(), None, MS_BIND, None) == 0:
-        libc.mount(b"none", b"/", None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
-    for path in SCRATCH_MOUNTS:
-        if os.path.isdir(path):
-            libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=16m,mode=1777")
-    covers = set(hide) | {b for b in (_blocking_ancestor(p) for p in expose) if b}
-    keep = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in expose}
+    keep = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in [*expose, writable]
+            if os.path.isdir(p)}
+    tops = {f"/{d}" for d in os.listdir("/") if d not in SYSTEM_TOP and d != "tmp"
+            and os.path.isdir(f"/{d}") and not os.path.islink(f"/{d}")}
+    covers = tops | set(hide) | {b for b in (_blocking_ancestor(p) for p in expose) if b}
     ok = True
     for cover in sorted(covers, key=len):
         if not os.path.isdir(cover):  # already under an earlier cover
@@ -79,11 +81,21 @@ def private_mounts(hide: list[str], expose: list[str], writable: str) -> bool:
         for path, fd in keep.items():
             if path.startswith(cover.rstrip("/") + "/"):
                 os.makedirs(path, exist_ok=True)
-                ok &= _bind_read_only(libc, f"/proc/self/fd/{fd}", path)
+                source = f"/proc/self/fd/{fd}"
+                ok &= (_bind(libc, source, path) if path == writable
+                       else _bind_read_only(libc, source, path))
         libc.mount(b"none", cover.encode(), None, MS_REMOUNT | MS_RDONLY | flags, None)
     for fd in keep.values():
         os.close(fd)
+    for path in ("/tmp", "/dev/shm"):
+        if os.path.isdir(path):
+            libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=16m,mode=1777")
+    libc.mount(b"none", b"/", None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
     return ok
+
+
+def _bind(libc, source: str, target: str) -> bool:
+    return libc.mount(source.encode(), target.encode(), None, MS_BIND | MS_REC, None) == 0
 
 
 def _bind_read_only(libc, source: str, target: str) -> bool:
