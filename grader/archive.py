@@ -129,7 +129,7 @@ def locate_root(folder: Path, layer_file: str) -> Path:
         return folder
     parts = PurePosixPath(layer_file).parts
     best = None
-    for here, dirs, files in os.walk(folder):
+    for here, dirs, _ in os.walk(folder):
         depth = len(Path(here).relative_to(folder).parts)
         dirs[:] = sorted(d for d in dirs if d not in ("__MACOSX", "__pycache__")
                          and not d.startswith("."))

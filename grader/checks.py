@@ -222,7 +222,8 @@ def judge_values(check: Check, ctx: Context, case: str) -> Verdict:
             note = f" (compared after reshaping {got.shape} to {expected.shape})"
             got = got.reshape(expected.shape)
         else:
-            return Verdict(False, f"values not compared: {_shape_message(ctx, name, case, got.shape)}",
+            shape = _shape_message(ctx, name, case, got.shape)
+            return Verdict(False, f"values not compared: {shape}",
                            diagnosis=diagnose(ctx, check, case, name, obs.value.array,
                                               expected=expected))
     result = compare(got, expected, check.atol, check.rtol)
@@ -259,7 +260,8 @@ def judge_stored(check: Check, ctx: Context, case: str) -> Verdict:
                                        or not compare(got, expected, check.atol, check.rtol).ok):
             problems.append(f"self.{name} does not hold what it should "
                             f"({shape_words(ctx.rubric.shape_of(name))} = {expected.shape}, "
-                            f"the value {name} passed to {_who(ctx, name)}; got {_brief(obs.value)})")
+                            f"the value {name} passed to {_who(ctx, name)}; "
+                            f"got {_brief(obs.value)})")
     if problems:
         return Verdict(False, "; ".join(problems))
     return Verdict(True)

@@ -19,8 +19,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m grader",
-                                description="Grade student implementations of neural-network layers.")
+    p = argparse.ArgumentParser(
+        prog="python -m grader",
+        description="Grade student implementations of neural-network layers.")
     sub = p.add_subparsers(dest="verb", required=True)
 
     g = sub.add_parser("grade", help="grade one submission (a folder, .zip, .tar or .tar.gz)")

@@ -12,6 +12,7 @@ from grader import expr, messages
 from grader.checks import Context, Verdict, aggregate
 from grader.compare import as_float, compare
 from grader.diagnose import hint
+from grader.report import CheckResult
 from grader.rubric import Case, Check, Rubric
 from grader.runner import ECHO
 from grader.sandbox.client import Problem, Reply
@@ -144,7 +145,7 @@ def _loss(z: Value | None, weight: np.ndarray) -> float | None:
 
 # --- judges -----------------------------------------------------------------------------------
 
-def evaluate(check: Check, ctx: Context) -> "CheckResult":
+def evaluate(check: Check, ctx: Context) -> CheckResult:
     """Judge one consistency row."""
     judge = {"gradcheck": judge_gradcheck, "mutation": judge_mutation,
              "repeatable": judge_repeatable, "linearity": judge_linearity}[check.kind]

@@ -18,11 +18,11 @@ if TYPE_CHECKING:
     from grader.vectors import CaseVectors
 
 MAX_OUTPUT = 8000
-Vectors = "dict[str, CaseVectors] | VectorSet"
 PROBE_KINDS = ("gradcheck", "repeatable", "linearity")
 
 
-def grade_path(path: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
+def grade_path(path: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSet,
+               zygote: Zygote,
                hide: tuple[Path, ...] = (), name: str | None = None) -> Report:
     """Grade a submission folder or archive: stage it (as root: for a sandbox user of its own,
     in a scratch folder removed afterwards), then grade it; a refused one gets a 0 report."""
@@ -32,7 +32,8 @@ def grade_path(path: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
         return _grade_staged(path, rubric, vectors, zygote, uid, hide, name)
 
 
-def _grade_staged(path: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
+def _grade_staged(path: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSet,
+                  zygote: Zygote,
                   uid: int | None, hide: tuple[Path, ...], name: str | None) -> Report:
     import tempfile
 
@@ -53,7 +54,7 @@ def _grade_staged(path: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
             scratch.cleanup()
 
 
-def grade(root: Path, rubric: Rubric, vectors: Vectors, zygote: Zygote,
+def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSet, zygote: Zygote,
           name: str | None = None, uid: int | None = None, hide: list[str] = ()) -> Report:
     """Grade the submission in ``root`` (a folder laid out like the handout).
 

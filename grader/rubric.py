@@ -1,4 +1,4 @@
-"""The assignment as data: load rubric.yaml once, validate it up front, return frozen dataclasses."""
+"""The assignment as data: load rubric.yaml once, validate it up front, return dataclasses."""
 from __future__ import annotations
 
 import json
@@ -146,11 +146,6 @@ class Rubric:
 
         return _sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
 
-    def public_only(self) -> "Rubric":
-        """The same rubric without hidden cases and checks (what students receive)."""
-        return replace(self, cases=tuple(c for c in self.cases if c.visibility == "public"),
-                       checks=tuple(c for c in self.checks if c.visibility == "public"))
-
 
 def resolve_shape(symbols: tuple[str | int, ...] | None, dims: dict[str, int]) -> tuple[int, ...]:
     """Turn a symbolic Table 1 shape into numbers for one case (a scalar is ())."""
@@ -259,7 +254,8 @@ def parse(data: Any, path: Path) -> Rubric:
     rubric = Rubric(
         path=path, assignment=top.get("assignment", str),
         vectors_dir=(path.parent / top.get("vectors", str, "vectors")),
-        reference_dir=(path.parent / top.get("reference", str)) if "reference" in top.data else None,
+        reference_dir=(path.parent / top.get("reference", str)) if "reference" in top.data
+        else None,
         handout_dir=path.parent / top.get("handout", str, "handout"),
         layer=layer, table1=tuple(table1), init=init,
         equations=tuple((k, v) for k, v in equations.data.items()), limits=limits,
@@ -272,7 +268,8 @@ def parse(data: Any, path: Path) -> Rubric:
 
 def _call(r: Reader) -> Call:
     r.allow("method", "inputs", "output", "stores")
-    return Call(r.get("method", str), r.names("inputs"), r.get("output", str), r.names("stores", ()))
+    return Call(r.get("method", str), r.names("inputs"), r.get("output", str),
+                r.names("stores", ()))
 
 
 def _layer(r: Reader) -> Layer:

@@ -117,11 +117,6 @@ class Submission:
                 break
         return replies
 
-    def request(self, header: dict, arrays: list[np.ndarray] = ()) -> Reply:
-        reply = self.child.request(header, arrays, self.rubric.limits.call_seconds)
-        self._keep_output(reply)
-        return reply
-
     def _keep_output(self, reply: Reply) -> None:
         if reply.output:
             self.output.append(reply.output)

@@ -1,4 +1,4 @@
-"""Parent side of the sandbox: start the fork server, spawn children, talk to them with deadlines."""
+"""Parent side of the sandbox: start the fork server, spawn children, talk to them in time."""
 from __future__ import annotations
 
 import fcntl

@@ -52,6 +52,7 @@ def python_paths() -> list[str]:
 
 SYSTEM_TOP = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc",
               "sys"}
+SCRATCH = ("/tmp", "/dev/shm")   # replaced by empty, writable, private folders
 
 
 def private_mounts(hide: list[str], expose: list[str], writable: str) -> bool:
@@ -70,26 +71,25 @@ def private_mounts(hide: list[str], expose: list[str], writable: str) -> bool:
     flags = MS_NOSUID | MS_NODEV
     keep = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in [*expose, writable]
             if os.path.isdir(p)}
-    tops = {f"/{d}" for d in os.listdir("/") if d not in SYSTEM_TOP and d != "tmp"
+    tops = {f"/{d}" for d in os.listdir("/") if d not in SYSTEM_TOP
             and os.path.isdir(f"/{d}") and not os.path.islink(f"/{d}")}
     covers = tops | set(hide) | {b for b in (_blocking_ancestor(p) for p in expose) if b}
-    ok = True
-    for cover in sorted(covers, key=len):
-        if not os.path.isdir(cover):  # already under an earlier cover
-            continue
-        ok &= libc.mount(b"tmpfs", cover.encode(), b"tmpfs", flags, b"size=64k,mode=0755") == 0
-        for path, fd in keep.items():
-            if path.startswith(cover.rstrip("/") + "/"):
-                os.makedirs(path, exist_ok=True)
-                source = f"/proc/self/fd/{fd}"
-                ok &= (_bind(libc, source, path) if path == writable
-                       else _bind_read_only(libc, source, path))
-        libc.mount(b"none", cover.encode(), None, MS_REMOUNT | MS_RDONLY | flags, None)
-    for fd in keep.values():
+    covers |= {p for p in SCRATCH if os.path.isdir(p)}
+    mounted, ok = [], True
+    for cover in sorted(covers, key=len):   # all covers first...
+        if os.path.isdir(cover):             # (not one already under an earlier cover)
+            data = b"size=16m,mode=1777" if cover in SCRATCH else b"size=64k,mode=0755"
+            ok &= libc.mount(b"tmpfs", cover.encode(), b"tmpfs", flags, data) == 0
+            mounted.append(cover)
+    for path, fd in keep.items():            # ...then what must stay visible, bound back...
+        os.makedirs(path, exist_ok=True)
+        source = f"/proc/self/fd/{fd}"
+        ok &= _bind(libc, source, path) if path == writable else \
+            _bind_read_only(libc, source, path)
         os.close(fd)
-    for path in ("/tmp", "/dev/shm"):
-        if os.path.isdir(path):
-            libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=16m,mode=1777")
+    for cover in mounted:                    # ...then the covers made read-only
+        if cover not in SCRATCH:
+            libc.mount(b"none", cover.encode(), None, MS_REMOUNT | MS_RDONLY | flags, None)
     libc.mount(b"none", b"/", None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
     return ok
 
