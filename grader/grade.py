@@ -139,12 +139,15 @@ def _crash_summary(rubric: Rubric, failures: list[CaseRun]) -> tuple[str, str]:
 
     public = [r for r in failures if r.case.visibility == "public"]
     hidden = len(failures) - len(public)
-    groups: dict[str, list[CaseRun]] = {}
-    for run in public:
-        text = messages.problem(run.failure, run.failed_stage, rubric)
-        groups.setdefault(text, []).append(run)
-    lines = [f"{text} (case{'s' if len(g) > 1 else ''} {', '.join(r.case.name for r in g)})"
-             for text, g in groups.items()]
+    groups: dict[tuple, list[CaseRun]] = {}
+    for run in public:  # the same failure at the same place, whatever numbers its message has
+        p = run.failure
+        groups.setdefault((run.failed_stage, p.kind, p.type, p.where), []).append(run)
+    lines = []
+    for g in groups.values():
+        text = messages.problem(g[0].failure, g[0].failed_stage, rubric)
+        lines.append(f"{text} (case{'s' if len(g) > 1 else ''} "
+                     f"{', '.join(r.case.name for r in g)})")
     if hidden:
         lines.append(f"Your code also failed to run on {hidden} hidden case(s).")
     details = _excerpt(public[0].failure) if public else ""

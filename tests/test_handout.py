@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -55,9 +56,10 @@ def test_student_archive_grades_the_skeleton_anywhere(tmp_path, rubric):
     assert not any("hidden" in n or "reference" in n or "mistakes.py" in n for n in names)
     top = tmp_path / "unpacked" / "handout"
     env = dict(os.environ, NO_COLOR="1")
-    env.pop("PYTHONPATH", None)
-    done = subprocess.run(["make", "-s", "grade"], cwd=top, env=env, capture_output=True,
-                          text=True, timeout=120)
+    for var in ("PYTHONPATH", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # a fresh shell, not ours
+        env.pop(var, None)
+    done = subprocess.run(["make", "-s", "grade", f"PYTHON={sys.executable}"], cwd=top, env=env,
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Score: 0 / 80" in done.stdout
     assert "hidden checks run when your submission is graded" in done.stdout
