@@ -21,7 +21,7 @@ def _fixtures():
             yield pytest.param(folder, id=f"{category}/{folder.name}", marks=marks)
 
 
-@pytest.mark.parametrize("folder", _fixtures())
+@pytest.mark.parametrize("folder", list(_fixtures()))
 def test_fixture_gets_expected_result(folder, grade):
     if folder.name in NEEDS_ROOT and os.geteuid() != 0:
         pytest.skip("needs root, so that student code runs as a sandbox user")

@@ -26,7 +26,7 @@ def _fixtures():
             yield pytest.param(name, folder, id=f"{name}/{folder.name}")
 
 
-@pytest.mark.parametrize("name, folder", _fixtures())
+@pytest.mark.parametrize("name, folder", list(_fixtures()))
 def test_profile_fixture_gets_expected_result(name, folder, grade):
     """Each profile's fixture submissions get what their expect.yaml says."""
     rub = rubric_mod.load(ROOT / "rubrics" / f"{name}.yaml")
