@@ -1,10 +1,8 @@
 """Checks that need no reference: does backward agree with the student's own forward (finite
 differences), are inputs left alone, is backward repeatable and linear in the upstream gradient.
 
-A probe makes the extra calls in the sandbox; the judging happens here, in the parent."""
+The probe (grader.probe) makes the extra calls in the sandbox; the judging happens here."""
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -12,136 +10,11 @@ from grader import expr, messages
 from grader.checks import Context, Verdict, aggregate
 from grader.compare import as_float, compare
 from grader.diagnose import hint
+from grader.probe import GRAD_RTOL, Probe
 from grader.report import CheckResult
-from grader.rubric import Case, Check, Rubric
+from grader.rubric import Check
 from grader.runner import ECHO
-from grader.sandbox.client import Problem, Reply
 from grader.sandbox.protocol import Value
-
-PROBE_KINDS = ("gradcheck", "repeatable", "linearity")
-DIRECTIONS = 1          # a wrong gradient g' gives <g' - g, v> != 0 for almost every v
-STEP = 1e-4             # central-difference step
-GRAD_RTOL = 1e-4        # a float64 layer agrees to ~1e-9; a wrong gradient is off by O(1)
-
-
-@dataclass
-class Probe:
-    """What the extra calls on one case returned."""
-    problem: Problem | None = None
-    stage: str = ""
-    first: dict[str, Value] = field(default_factory=dict)    # backward(G)
-    again: dict[str, Value] = field(default_factory=dict)    # backward(G) once more
-    zero: dict[str, Value] = field(default_factory=dict)     # backward(0)
-    double: dict[str, Value] = field(default_factory=dict)   # backward(2G)
-    numeric: dict[str, list[tuple[np.ndarray, float]]] = field(default_factory=dict)
-
-
-def needs_probe(rubric: Rubric) -> list[str]:
-    """The cases some check wants probed."""
-    return sorted({c for ch in rubric.checks if ch.kind in PROBE_KINDS for c in ch.cases})
-
-
-@dataclass
-class ProbeUnit:
-    """The extra calls on one case, run with the cases as part of one script."""
-    rubric: Rubric
-    case: Case
-    inputs: dict[str, np.ndarray]
-    tags: list = field(default_factory=list)
-    directions: dict = field(default_factory=dict)
-
-    def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
-        steps, self.tags, self.directions = _plan(self.rubric.layer, self.case, self.inputs)
-        return steps
-
-    def finish(self, replies: list[Reply], setup: Problem | None) -> Probe:
-        if setup is not None:
-            return Probe(setup, "import")
-        layer = self.rubric.layer
-        out = Probe()
-        backward_keys = [layer.backward.output, *layer.backward.stores]
-        losses: dict[str, list[float]] = {}
-        weight = self.inputs[layer.backward.inputs[0]]   # L = sum(output * G)
-        for (tag, info), reply in zip(self.tags, replies):
-            if not reply.ok:
-                out.problem, out.stage = reply.problem, info
-                return out
-            if tag == "backward":
-                getattr(out, info).update(zip(backward_keys[:1], reply.values))
-            elif tag == "stores":
-                getattr(out, info).update(zip(backward_keys[1:], reply.values))
-            elif tag == "loss":
-                z = reply.values[0] if reply.values else None
-                loss = _loss(z, weight)
-                if loss is None:
-                    what = z.describe() if z else "nothing"
-                    return Probe(Problem("unusable", message=f"{layer.forward.method}() "
-                                                             f"returned {what}"), "probe")
-                losses.setdefault(info, []).append(loss)
-        if len(replies) < len(self.tags):
-            return Probe(Problem("died"), "probe")
-        for wrt, vs in self.directions.items():
-            values = losses[wrt]
-            out.numeric[wrt] = [(v, (values[2 * i] - values[2 * i + 1]) / (2 * STEP))
-                                for i, v in enumerate(vs)]
-        return out
-
-
-def probe_units(rubric: Rubric, inputs: dict[str, dict[str, np.ndarray]]) -> list[ProbeUnit]:
-    """One unit per case that some consistency check wants probed."""
-    return [ProbeUnit(rubric, rubric.case(name), inputs[name]) for name in needs_probe(rubric)]
-
-
-def _plan(layer, case: Case, inputs: dict[str, np.ndarray]) -> tuple[list, list, dict]:
-    """The probe's requests, for each a tag saying what its reply is, and the random
-    directions of the finite differences."""
-    dims = case.dim_map
-    steps = [({"op": "construct", "args": [dims[s] for s in layer.constructor],
-               "kwargs": dict(layer.constructor_kwargs)}, [])]
-    tags = [("setup", "construct")]
-    for name in layer.params:
-        steps.append(({"op": "set", "name": name}, [inputs[name]]))
-        tags.append(("setup", "set"))
-    fwd_args = [inputs[n] for n in layer.forward.inputs]
-    steps.append(({"op": "call", "method": layer.forward.method}, fwd_args))
-    tags.append(("setup", layer.forward.method))
-    upstream = [inputs[n] for n in layer.backward.inputs]
-    for key, scale in (("first", 1.0), ("again", 1.0), ("zero", 0.0), ("double", 2.0)):
-        steps.append(({"op": "call", "method": layer.backward.method},
-                      [scale * g for g in upstream]))
-        tags.append(("backward", key))
-        if layer.backward.stores:
-            steps.append(({"op": "get", "names": list(layer.backward.stores)}, []))
-            tags.append(("stores", key))
-    rng = np.random.default_rng(case.seed + 7919)
-    directions: dict[str, list[np.ndarray]] = {}
-    for wrt, _, _ in layer.gradients:
-        base = inputs[wrt]
-        for _ in range(DIRECTIONS):
-            v = rng.standard_normal(base.shape)
-            directions.setdefault(wrt, []).append(v)
-            for sign in (1.0, -1.0):
-                moved = base + sign * STEP * v
-                if wrt in layer.params:
-                    steps.append(({"op": "set", "name": wrt}, [moved]))
-                    tags.append(("setup", "set"))
-                    args = fwd_args
-                else:
-                    args = [moved if n == wrt else inputs[n] for n in layer.forward.inputs]
-                steps.append(({"op": "call", "method": layer.forward.method}, args))
-                tags.append(("loss", wrt))
-        if wrt in layer.params:
-            steps.append(({"op": "set", "name": wrt}, [base]))
-            tags.append(("setup", "set"))
-    return steps, tags, directions
-
-
-def _loss(z: Value | None, weight: np.ndarray) -> float | None:
-    if z is None or z.kind != "array" or z.array.size != weight.size or as_float(z.array) is None:
-        return None
-    with np.errstate(all="ignore"):  # a NaN or inf output is judged later, not warned about
-        return float(np.sum(as_float(z.array).reshape(weight.shape) * weight))
-
 
 # --- judges -----------------------------------------------------------------------------------
 

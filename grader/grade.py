@@ -69,9 +69,9 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
     timeouts = Timeouts()
     units = [CaseUnit(rubric, case, inputs[case.name], timeouts) for case in needed]
     if any(c.kind in PROBE_KINDS for c in rubric.checks):
-        from grader import consistency
+        from grader import probe
 
-        units += consistency.probe_units(rubric, inputs)
+        units += probe.probe_units(rubric, inputs)
     random_init = sorted({t for c in rubric.checks if c.kind == "init" for t in c.targets
                           if rubric.init_rule(t).kind == "normal"})
     units += [InitUnit(rubric, p, dict(rubric.init_rule(p).dims)) for p in random_init]
@@ -79,7 +79,7 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
 
     def meanwhile() -> None:  # the child is running the student's code now
         verified.update(vectors.verify() if isinstance(vectors, VectorSet) else vectors)
-        from grader import checks  # noqa: F401  (imported while waiting, used below)
+        from grader import consistency  # noqa: F401  (loads checks too, while waiting)
         mark("vectors verified")
 
     try:
