@@ -30,6 +30,18 @@ class Probe:
     numeric: dict[str, list[tuple[np.ndarray, float]]] = field(default_factory=dict)
 
 
+def direction(shape: tuple[int, ...], label: str) -> np.ndarray:
+    """A fixed pseudo-random direction with entries in [-1, 1): SHA-256 in counter mode.
+    (numpy.random would do, but importing it costs as much as the rest of a check.)"""
+    from grader.vectors import _sha256
+
+    count = int(np.prod(shape, dtype=np.int64))
+    blocks = b"".join(_sha256(f"{label}#{i}".encode()).digest()
+                      for i in range((4 * count + 31) // 32))
+    words = np.frombuffer(blocks, dtype="<u4", count=count)
+    return (words / 2.0**31 - 1.0).reshape(shape)
+
+
 def needs_probe(rubric: Rubric) -> list[str]:
     """The cases some check wants probed."""
     return sorted({c for ch in rubric.checks if ch.kind in PROBE_KINDS for c in ch.cases})
@@ -107,12 +119,11 @@ def _plan(layer, case: Case, inputs: dict[str, np.ndarray]) -> tuple[list, list,
         if layer.backward.stores:
             steps.append(({"op": "get", "names": list(layer.backward.stores)}, []))
             tags.append(("stores", key))
-    rng = np.random.default_rng(case.seed + 7919)
     directions: dict[str, list[np.ndarray]] = {}
     for wrt, _, _ in layer.gradients:
         base = inputs[wrt]
-        for _ in range(DIRECTIONS):
-            v = rng.standard_normal(base.shape)
+        for k in range(DIRECTIONS):
+            v = direction(base.shape, f"{case.seed}/{wrt}/{k}")
             directions.setdefault(wrt, []).append(v)
             for sign in (1.0, -1.0):
                 moved = base + sign * STEP * v
