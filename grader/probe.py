@@ -73,9 +73,7 @@ class ProbeUnit:
                 out.problem, out.stage = reply.problem, info
                 return out
             if tag == "backward":
-                getattr(out, info).update(zip(backward_keys[:1], reply.values))
-            elif tag == "stores":
-                getattr(out, info).update(zip(backward_keys[1:], reply.values))
+                getattr(out, info).update(zip(backward_keys, [*reply.values[:1], *reply.got]))
             elif tag == "loss":
                 z = reply.values[0] if reply.values else None
                 loss = _loss(z, weight)
@@ -113,12 +111,9 @@ def _plan(layer, case: Case, inputs: dict[str, np.ndarray]) -> tuple[list, list,
     tags.append(("setup", layer.forward.method))
     upstream = [inputs[n] for n in layer.backward.inputs]
     for key, scale in (("first", 1.0), ("again", 1.0), ("zero", 0.0), ("double", 2.0)):
-        steps.append(({"op": "call", "method": layer.backward.method},
-                      [scale * g for g in upstream]))
+        steps.append(({"op": "call", "method": layer.backward.method,
+                       "get": list(layer.backward.stores)}, [scale * g for g in upstream]))
         tags.append(("backward", key))
-        if layer.backward.stores:
-            steps.append(({"op": "get", "names": list(layer.backward.stores)}, []))
-            tags.append(("stores", key))
     directions: dict[str, list[np.ndarray]] = {}
     for wrt, _, _ in layer.gradients:
         base = inputs[wrt]

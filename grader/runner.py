@@ -243,16 +243,15 @@ class InitUnit:
     def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
         layer = self.rubric.layer
         return [({"op": "construct", "args": [self.dims[s] for s in layer.constructor],
-                  "kwargs": dict(layer.constructor_kwargs)}, []),
-                ({"op": "get", "names": [self.param]}, [])]
+                  "kwargs": dict(layer.constructor_kwargs), "get": [self.param]}, [])]
 
     def finish(self, replies: list[Reply], setup: Problem | None) -> Observed:
         if setup is not None:
             return Observed(None, setup, "import")
-        if len(replies) < 2 or not replies[-1].ok:
+        if not replies or not replies[-1].ok:
             return Observed(None, replies[-1].problem if replies else Problem("died"),
                             "construct")
-        return Observed(replies[1].values[0], stage="init")
+        return Observed(replies[0].got[0], stage="init")
 
 
 def run_case(sub: Submission, case: Case, inputs: dict[str, np.ndarray]) -> CaseRun:
@@ -272,25 +271,22 @@ def _steps(rubric: Rubric, case: Case, inputs: dict[str, np.ndarray]) -> list[tu
     layer, dims = rubric.layer, case.dim_map
     steps = [("construct", "construct", {"op": "construct",
               "args": [dims[s] for s in layer.constructor],
-              "kwargs": dict(layer.constructor_kwargs)}, [])]
-    if layer.params:
-        steps.append(("construct", "init", {"op": "get", "names": list(layer.params)}, []))
+              "kwargs": dict(layer.constructor_kwargs), "get": list(layer.params)}, [])]
     steps += [("set", "set", {"op": "set", "name": p}, [inputs[p]]) for p in layer.params]
     fwd, bwd = layer.forward, layer.backward
     steps.append((fwd.method, "warmup", {"op": "call", "method": fwd.method},
                   [inputs[WARMUP + n] for n in fwd.inputs]))
-    for call in (fwd, bwd):
-        steps.append((call.method, "call", {"op": "call", "method": call.method, "echo": True},
+    for call in (fwd, bwd):   # each call also reads what it must store: one reply
+        steps.append((call.method, "call", {"op": "call", "method": call.method, "echo": True,
+                                            "get": list(call.stores)},
                       [inputs[n] for n in call.inputs]))
-        if call.stores:
-            steps.append((call.method, "stores", {"op": "get", "names": list(call.stores)}, []))
     return steps
 
 
 def _record(run: CaseRun, layer, stage: str, what: str, reply: Reply) -> None:
     """Keep what one successful step produced."""
-    if what == "init":
-        for name, value in zip(layer.params, reply.values):
+    if what == "construct":
+        for name, value in zip(layer.params, reply.got):
             run.observed[INIT + name] = Observed(value, stage="init")
         return
     call = layer.forward if stage == layer.forward.method else layer.backward
@@ -298,8 +294,7 @@ def _record(run: CaseRun, layer, stage: str, what: str, reply: Reply) -> None:
         run.observed[call.output] = Observed(reply.values[0], stage=stage)
         for name, echoed in zip(call.inputs, reply.echo):
             run.observed[f"{ECHO}{stage}.{name}"] = Observed(echoed, stage=stage)
-    elif what == "stores":
-        for name, value in zip(call.stores, reply.values):
+        for name, value in zip(call.stores, reply.got):
             run.observed[name] = Observed(value, stage=stage)
 
 

@@ -41,6 +41,7 @@ class Reply:
     problem: Problem | None = None
     output: str = ""
     output_dropped: int = 0
+    got: tuple[Value, ...] = ()   # attributes read right after the call ("get" in the request)
 
     @property
     def ok(self) -> bool:
@@ -220,8 +221,13 @@ def _reply(header: dict, arrays: list[np.ndarray]) -> Reply:
     for entry in header.get("values", []):
         value, index = protocol.decode_value(entry, arrays, index)
         values.append(value)
-    echo = []
+    echo, got = [], []
+    if not isinstance(header.get("got", []), list):
+        raise protocol.ChannelCorrupt("got is not a list")
     for entry in header.get("echo", []):
         value, index = protocol.decode_value(entry, arrays, index)
         echo.append(value)
-    return Reply(tuple(values), tuple(echo), None, out, dropped)
+    for entry in header.get("got", []):
+        value, index = protocol.decode_value(entry, arrays, index)
+        got.append(value)
+    return Reply(tuple(values), tuple(echo), None, out, dropped, tuple(got))

@@ -138,7 +138,7 @@ def _handle(header: dict, arrays: list, state: dict) -> tuple[dict, list]:
         if op == "construct":
             cls = state["cls"]
             state["obj"] = cls(*header.get("args", []), **header.get("kwargs", {}))
-            return _ok({})
+            return _also_get(_ok({}), header, state)
         if op == "set":
             setattr(state["obj"], header["name"], arrays[0])
             return _ok({})
@@ -151,10 +151,20 @@ def _handle(header: dict, arrays: list, state: dict) -> tuple[dict, list]:
                 echo = _values({}, list(arrays), "echo")
                 reply[0]["echo"] = echo[0]["echo"]
                 reply[1].extend(echo[1])
-            return reply
+            return _also_get(reply, header, state)
         return _fail({"type": "ProtocolError", "message": f"unknown op {op!r}"})
     except BaseException as exc:  # student code may raise anything, SystemExit included
         return _fail(_describe_error(exc, state["root"]))
+
+
+def _also_get(reply: tuple[dict, list], header: dict, state: dict) -> tuple[dict, list]:
+    """Attributes asked for with the call ("get"), read right after it: one reply, not two."""
+    names = header.get("get")
+    if names:
+        got = _values({}, [_get(state["obj"], n) for n in names], "got")
+        reply[0]["got"] = got[0]["got"]
+        reply[1].extend(got[1])
+    return reply
 
 
 class _Missing:
