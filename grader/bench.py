@@ -132,7 +132,8 @@ def bench_batch(rubric: Path, n: int, naive_sample: int, memory_sizes: tuple[int
         tmp = Path(tmp)
         subs = make_class(tmp / "class", n, fixtures)
         seconds, _ = _run_batch(tmp / "class", tmp / "out", rubric, env)
-        sample = subs[:naive_sample]
+        step = max(1, n // naive_sample)   # spread over the class: the same mix as the batch
+        sample = subs[::step][:naive_sample]
         start = time.perf_counter()
         for sub in sample:  # the naive way: a fresh grader process per submission
             out = tmp / "naive" / sub.name
