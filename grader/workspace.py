@@ -59,7 +59,7 @@ def uid_lease() -> Iterator[int | None]:
 
 def scratch_base() -> str | None:
     """Where scratch folders go: as root, outside the folders the sandbox replaces with its own
-    /tmp (see linux.private_mounts); otherwise the system default."""
+    /tmp (see linux.private_scratch); otherwise the system default."""
     if os.geteuid() != 0:
         return None
     base = os.environ.get("NN_GRADER_SCRATCH", "/var/cache/nn-grader")

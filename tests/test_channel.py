@@ -35,6 +35,17 @@ def hand_frame(header: dict, payloads: list[bytes]) -> bytes:
     return out
 
 
+@pytest.fixture(scope="module")
+def plain_zygote():
+    """A fork server without the sandbox users' narrow view: these children run as this user
+    on packages in tmp_path, to test the channel itself."""
+    from grader.sandbox.client import Zygote
+
+    z = Zygote(narrow=False)
+    yield z
+    z.close()
+
+
 @pytest.fixture
 def pipe():
     r, w = os.pipe()
@@ -237,7 +248,7 @@ class Thing:
 
 
 @pytest.fixture
-def student(tmp_path, zygote):
+def student(tmp_path, plain_zygote):
     """Start children on a small student package in tmp_path/student; they are closed after."""
     root = tmp_path / "student"
     (root / "pkg").mkdir(parents=True)
@@ -247,7 +258,7 @@ def student(tmp_path, zygote):
     children = []
 
     def start(limits: dict | None = None, module: str = "pkg.mod"):
-        child = zygote.spawn(root, limits or {})
+        child = plain_zygote.spawn(root, limits or {})
         children.append(child)
         assert child.ready(10).ok
         reply = child.request({"op": "import", "module": module, "cls": "Thing"}, timeout=10)

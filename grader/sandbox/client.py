@@ -51,8 +51,12 @@ class Reply:
 class Zygote:
     """Handle on the fork server. Start it before anything secret is loaded in this process."""
 
-    def __init__(self) -> None:
+    def __init__(self, narrow: bool | None = None) -> None:
+        """``narrow``: children will run as sandbox users, so the server first narrows what
+        they can see (default: when running as root). The vector generator, which runs the
+        trusted reference as this user, passes False."""
         self._lock = threading.Lock()
+        self.narrow = os.geteuid() == 0 if narrow is None else narrow
         self._start(fork=threading.active_count() == 1)
 
     def _start(self, fork: bool) -> None:
@@ -64,7 +68,7 @@ class Zygote:
                 os.closerange(3, keep)
                 os.closerange(keep + 1, 1 << 16)
                 from grader.sandbox import zygote
-                zygote.serve(theirs)
+                zygote.serve(theirs, self.narrow)
             self.process = None
         else:  # a fresh interpreter: clean by construction, whatever this process holds
             import subprocess
@@ -73,7 +77,8 @@ class Zygote:
             env = dict(os.environ, PYTHONPATH=os.pathsep.join(
                 [home] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno())],
+                [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno()),
+                 *(["narrow"] if self.narrow else [])],
                 pass_fds=[theirs.fileno()], env=env, cwd=home)
             pid = self.process.pid
         theirs.close()

@@ -52,34 +52,34 @@ def python_paths() -> list[str]:
 
 SYSTEM_TOP = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc",
               "sys"}
-SCRATCH = ("/tmp", "/dev/shm")   # replaced by empty, writable, private folders
+SCRATCH = ("/tmp", "/dev/shm")   # world-writable: covered too, TMPDIR is the scratch folder
 
 
-def private_mounts(hide: list[str], expose: list[str], writable: str) -> bool:
-    """In a new mount namespace (root only), give the sandbox user a narrow view:
-    the system folders as they are (read-only); every other top-level folder (/home, /root,
-    /srv, /var, /work...) and every path in ``hide`` covered by an empty read-only folder, with
-    only ``expose`` (the interpreter's folders) bound back read-only and ``writable`` (the
-    submission's scratch folder) read-write; empty private /tmp and /dev/shm. So no copy of a
-    rubric or of hidden vectors anywhere on the machine can be read. False if the kernel or
-    the container refuses (then only file permissions protect them)."""
+def narrow_view(expose: list[str], writable: str) -> bool:
+    """Once, in the fork server that serves sandbox users (root only): a mount namespace where
+    the system folders are as they are; every other top-level folder (/home, /root, /srv,
+    /var, /tmp, /work...) and /dev/shm are covered by empty read-only folders, with only
+    ``expose`` (the interpreter's folders) bound back read-only and ``writable`` (the scratch
+    folders) bound back read-write; and / itself is read-only. So no copy of a rubric or of hidden vectors
+    anywhere on the machine can be read. Children forked from here inherit the view. False if
+    the kernel or the container refuses (then only file permissions protect those files)."""
     libc = _load()
     if libc is None or libc.unshare(CLONE_NEWNS) != 0:
         return False
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         return False
-    flags = MS_NOSUID | MS_NODEV
     keep = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in [*expose, writable]
             if os.path.isdir(p)}
     tops = {f"/{d}" for d in os.listdir("/") if d not in SYSTEM_TOP
             and os.path.isdir(f"/{d}") and not os.path.islink(f"/{d}")}
-    covers = tops | set(hide) | {b for b in (_blocking_ancestor(p) for p in expose) if b}
-    covers |= {p for p in SCRATCH if os.path.isdir(p)}
+    # /tmp and /dev/shm too: a sandbox user writes only in its own scratch folder (TMPDIR),
+    # so nothing one submission leaves behind can reach another
+    covers = tops | {p for p in SCRATCH if os.path.isdir(p)}
+    covers |= {b for b in (_blocking_ancestor(p) for p in expose) if b}
     mounted, ok = [], True
     for cover in sorted(covers, key=len):   # all covers first...
         if os.path.isdir(cover):             # (not one already under an earlier cover)
-            data = b"size=16m,mode=1777" if cover in SCRATCH else b"size=64k,mode=0755"
-            ok &= libc.mount(b"tmpfs", cover.encode(), b"tmpfs", flags, data) == 0
+            ok &= _tmpfs(libc, cover, b"size=64k,mode=0755")
             mounted.append(cover)
     for path, fd in keep.items():            # ...then what must stay visible, bound back...
         os.makedirs(path, exist_ok=True)
@@ -88,10 +88,27 @@ def private_mounts(hide: list[str], expose: list[str], writable: str) -> bool:
             _bind_read_only(libc, source, path)
         os.close(fd)
     for cover in mounted:                    # ...then the covers made read-only
-        if cover not in SCRATCH:
-            libc.mount(b"none", cover.encode(), None, MS_REMOUNT | MS_RDONLY | flags, None)
+        libc.mount(b"none", cover.encode(), None,
+                   MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
     libc.mount(b"none", b"/", None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
     return ok
+
+
+def cover(paths: list[str]) -> bool:
+    """Cover each path of ``paths`` still visible here with an empty read-only folder (in the
+    fork server's narrow view; children forked later inherit it)."""
+    libc = _load()
+    ok = libc is not None
+    for path in paths:
+        if ok and os.path.isdir(path) and os.listdir(path):
+            ok &= _tmpfs(libc, path, b"size=4k,mode=0555")
+            libc.mount(b"none", path.encode(), None,
+                       MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+    return ok
+
+
+def _tmpfs(libc, path: str, data: bytes) -> bool:
+    return libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, data) == 0
 
 
 def _bind(libc, source: str, target: str) -> bool:

@@ -52,9 +52,9 @@ def run(req_fd: int, resp_fd: int, root: str, limits: dict, uid: int | None) -> 
     _isolate_fds(req_fd, resp_fd)
     try:
         os.setsid()  # own process group (killed as one) and no controlling terminal
-        if uid is not None:  # root: a private /tmp, secrets covered, then an unprivileged user
-            linux.private_mounts(list(limits.get("hide", [])), linux.python_paths(),
-                                 os.path.dirname(os.path.realpath(root)))
+        if uid is not None:  # root: an unprivileged user of its own, in the fork server's
+            # narrow view, whose only writable folder is its scratch folder
+            os.environ["TMPDIR"] = os.path.dirname(os.path.realpath(root))
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)

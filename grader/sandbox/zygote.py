@@ -12,10 +12,15 @@ from typing import NoReturn
 from grader.sandbox import linux, worker
 
 
-def serve(sock: socket.socket) -> NoReturn:
-    """Answer spawn / reap requests on ``sock`` until it closes."""
+def serve(sock: socket.socket, narrow: bool = False) -> NoReturn:
+    """Answer spawn / reap requests on ``sock`` until it closes. ``narrow``: first enter the
+    narrow view sandbox users get (see linux.narrow_view), once for all children."""
     linux.die_with_parent()
     linux.adopt_orphans()
+    if narrow:
+        from grader import workspace
+
+        linux.narrow_view(linux.python_paths(), workspace.scratch_base())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader decides when we stop
     workers: dict[int, int | None] = {}   # pid -> sandbox uid
     finished: dict[int, int] = {}         # pid -> exit status, reaped early
@@ -27,6 +32,8 @@ def serve(sock: socket.socket) -> NoReturn:
         if not data:
             os._exit(0)
         msg = json.loads(data)
+        if msg["op"] == "spawn" and narrow and msg.get("uid") is not None:
+            linux.cover(msg.get("limits", {}).get("hide", []))  # once: later spawns see it
         if msg["op"] == "spawn":
             pid, fds = _spawn(sock, msg)
             workers[pid] = msg.get("uid")
@@ -98,4 +105,4 @@ def _sweep(workers: dict[int, int | None], finished: dict[int, int]) -> None:
 
 
 if __name__ == "__main__":
-    serve(socket.socket(fileno=int(sys.argv[1])))
+    serve(socket.socket(fileno=int(sys.argv[1])), narrow=sys.argv[2:] == ["narrow"])
