@@ -50,8 +50,8 @@ def bench_grade(scenarios: dict[str, tuple[list[str], dict, Path]], repeats: int
         median = statistics.median(times[name])
         print(f"{name:38s} median {median * 1000:7.1f} ms  ratio {median / base:.2f}x "
               f"(target <= 1.5x)")
-    user = "root: each run as a sandbox user, in its own mount namespace" if os.geteuid() == 0 \
-        else "an ordinary user"
+    user = "root: student code as a sandbox user, in the fork server's narrow view" \
+        if os.geteuid() == 0 else "an ordinary user"
     print(f"(as {user}; {os.cpu_count()} cores)")
 
 
