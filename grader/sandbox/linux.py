@@ -60,9 +60,10 @@ def narrow_view(expose: list[str], writable: str) -> bool:
     the system folders are as they are; every other top-level folder (/home, /root, /srv,
     /var, /tmp, /work...) and /dev/shm are covered by empty read-only folders, with only
     ``expose`` (the interpreter's folders) bound back read-only and ``writable`` (the scratch
-    folders) bound back read-write; and / itself is read-only. So no copy of a rubric or of hidden vectors
-    anywhere on the machine can be read. Children forked from here inherit the view. False if
-    the kernel or the container refuses (then only file permissions protect those files)."""
+    folders) bound back read-write; and / itself is read-only. So no copy of a rubric or of
+    hidden vectors anywhere on the machine can be read. Children forked from here inherit the
+    view. False if the kernel or the container refuses (then only file permissions protect
+    those files)."""
     libc = _load()
     if libc is None or libc.unshare(CLONE_NEWNS) != 0:
         return False
