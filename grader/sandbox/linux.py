@@ -95,16 +95,24 @@ def narrow_view(expose: list[str], writable: str) -> bool:
     return ok
 
 
-def cover(paths: list[str]) -> bool:
-    """Cover each path of ``paths`` still visible here with an empty read-only folder (in the
-    fork server's narrow view; children forked later inherit it)."""
+def cover(paths: list[str], expose: list[str]) -> bool:
+    """Cover each path of ``paths`` still visible here with an empty read-only folder, binding
+    back (read-only) any path of ``expose`` inside it, such as a virtual environment kept in
+    the project (in the fork server's narrow view; children forked later inherit it)."""
     libc = _load()
     ok = libc is not None
     for path in paths:
-        if ok and os.path.isdir(path) and os.listdir(path):
-            ok &= _tmpfs(libc, path, b"size=4k,mode=0555")
-            libc.mount(b"none", path.encode(), None,
-                       MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+        if not (ok and os.path.isdir(path) and os.listdir(path)):
+            continue
+        inside = [p for p in expose if (p + "/").startswith(path.rstrip("/") + "/")]
+        keep = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in inside if os.path.isdir(p)}
+        ok &= _tmpfs(libc, path, b"size=64k,mode=0755")
+        for target, fd in keep.items():
+            os.makedirs(target, exist_ok=True)
+            ok &= _bind_read_only(libc, f"/proc/self/fd/{fd}", target)
+            os.close(fd)
+        libc.mount(b"none", path.encode(), None,
+                   MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
     return ok
 
 

@@ -33,7 +33,8 @@ def serve(sock: socket.socket, narrow: bool = False) -> NoReturn:
             os._exit(0)
         msg = json.loads(data)
         if msg["op"] == "spawn" and narrow and msg.get("uid") is not None:
-            linux.cover(msg.get("limits", {}).get("hide", []))  # once: later spawns see it
+            # once: later spawns see it
+            linux.cover(msg.get("limits", {}).get("hide", []), linux.python_paths())
         if msg["op"] == "spawn":
             pid, fds = _spawn(sock, msg)
             workers[pid] = msg.get("uid")
