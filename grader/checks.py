@@ -25,7 +25,6 @@ class Verdict:
     ok: bool
     message: str = ""
     ran: bool = True                 # False: the code could not be run to produce the value
-    details: str = ""                # e.g. the student's traceback
     diagnosis: Diagnosis | None = None
 
 
@@ -52,7 +51,7 @@ def aggregate(check: Check, rubric: Rubric, verdicts: list[tuple[str, Verdict]])
     total = len(verdicts)
     failing = [(n, v) for n, v in verdicts if not v.ok]
     hidden = check.visibility == "hidden"
-    msgs, hints, mistakes, details = [], [], [], ""
+    msgs, hints, mistakes = [], [], []
     if not failing and verdicts and verdicts[0][1].message:
         msgs.append(verdicts[0][1].message)   # e.g. what a consistency check found
     if failing:
@@ -64,13 +63,11 @@ def aggregate(check: Check, rubric: Rubric, verdicts: list[tuple[str, Verdict]])
                 msgs.append("Your code raised an error or did not finish on a hidden case.")
         elif all(v.message == first.message for _, v in failing):  # said once, for all cases
             msgs.append(first.message)
-            details = first.details
         else:
             case = rubric.case(name)
             dims = ", ".join(f"{k}={v}" for k, v in case.dims)
             also = f" (also fails on: {', '.join(others)})" if others else ""
             msgs.append(f"case {name} ({dims}): {first.message}{also}")
-            details = first.details
         seen = set()
         for _, v in failing:
             d = v.diagnosis
@@ -82,7 +79,7 @@ def aggregate(check: Check, rubric: Rubric, verdicts: list[tuple[str, Verdict]])
                                            else "failed")
     score = round(check.points * passed / total, 4) if total else 0.0
     return CheckResult(check.id, check.title, check.kind, check.visibility, score, check.points,
-                       passed, total, status, tuple(msgs), tuple(hints), tuple(mistakes), details)
+                       passed, total, status, tuple(msgs), tuple(hints), tuple(mistakes))
 
 
 # --- what an observation is -------------------------------------------------------------------

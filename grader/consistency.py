@@ -13,7 +13,7 @@ from grader.diagnose import hint
 from grader.probe import GRAD_RTOL, Probe
 from grader.report import CheckResult
 from grader.rubric import Check
-from grader.runner import ECHO
+from grader.runner import changed_inputs
 from grader.sandbox.protocol import Value
 
 # --- judges -----------------------------------------------------------------------------------
@@ -80,17 +80,8 @@ def _forward_matches(ctx: Context, case: str) -> bool | None:
 
 def judge_mutation(check: Check, ctx: Context, case: str) -> Verdict:
     """Inputs as the child saw them after each call equal what was sent."""
-    run = ctx.runs[case]
-    changed, seen = [], 0
-    for key, obs in run.observed.items():
-        if not key.startswith(ECHO) or obs.value is None:
-            continue
-        seen += 1
-        method, name = key[len(ECHO):].split(".", 1)
-        before, after = run.inputs[name], obs.value.array
-        if after is None or after.shape != before.shape or not np.array_equal(after, before):
-            changed.append((method, name))
-    if not seen:
+    changed = changed_inputs(ctx.runs[case])
+    if changed is None:
         return Verdict(False, "not run: the calls did not complete", ran=False)
     if changed:
         method, name = changed[0]

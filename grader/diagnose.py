@@ -95,9 +95,11 @@ def diagnose(ctx: "Context", check: "Check", case: str, name: str, got: np.ndarr
             return hint(ctx, mistake, hidden, **base)
     if g.shape != expected.shape:
         return _shape_mistake(ctx, g, expected, base, hidden)
-    mutated = _mutated_inputs(ctx, case)
+    from grader.runner import changed_inputs
+
+    mutated = changed_inputs(ctx.runs[case])
     if mutated:
-        return hint(ctx, "input_mutated", hidden, input=mutated[0], **base)
+        return hint(ctx, "input_mutated", hidden, input=mutated[0][1], **base)
     scaled = _scale_mistake(ctx, case, g, expected, base, hidden)
     if scaled:
         return scaled
@@ -184,23 +186,6 @@ def _init_mistake(ctx: "Context", name: str, got: np.ndarray, want: tuple[int, .
             how = f"looks random (mean {g.mean():.3g}, std {g.std():.3g})"
         return hint(ctx, "not_zero_init", hidden, how=how, **base)
     return None
-
-
-def _mutated_inputs(ctx: "Context", case: str) -> list[str]:
-    """Inputs that the student's code changed in place during this case."""
-    from grader.runner import ECHO
-
-    run = ctx.runs[case]
-    out = []
-    for key, obs in run.observed.items():
-        if key.startswith(ECHO) and obs.value is not None and obs.value.array is not None:
-            name = key.rsplit(".", 1)[1]
-            before = run.inputs.get(name)
-            after = obs.value.array
-            if before is not None and (after.shape != before.shape or not np.array_equal(
-                    after, before)):
-                out.append(name)
-    return out
 
 
 def _squeeze(shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from grader.report import CheckResult, Report
-from grader.rubric import Check, Rubric
+from grader.rubric import PROBE_KINDS, Check, Rubric
 from grader.runner import CaseRun, CaseUnit, InitUnit, Submission, Timeouts, run_units
 from grader.sandbox.client import Zygote
 from grader.trace import mark
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from grader.vectors import CaseVectors
 
 MAX_OUTPUT = 8000
-PROBE_KINDS = ("gradcheck", "repeatable", "linearity")
 
 
 def grade_path(path: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSet,
@@ -67,14 +66,15 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
     inputs = {c.name: (vectors.inputs(c.name) if isinstance(vectors, VectorSet)
                        else vectors[c.name].inputs) for c in needed}
     timeouts = Timeouts()
-    units = [CaseUnit(rubric, case, inputs[case.name], timeouts) for case in needed]
+    cases = [CaseUnit(rubric, case, inputs[case.name], timeouts) for case in needed]
+    probes: list = []
     if any(c.kind in PROBE_KINDS for c in rubric.checks):
         from grader import probe
 
-        units += probe.probe_units(rubric, inputs)
+        probes = probe.probe_units(rubric, inputs)
     random_init = sorted({t for c in rubric.checks if c.kind == "init" for t in c.targets
                           if rubric.init_rule(t).kind == "normal"})
-    units += [InitUnit(rubric, p, dict(rubric.init_rule(p).dims)) for p in random_init]
+    inits = [InitUnit(rubric, p, dict(rubric.init_rule(p).dims)) for p in random_init]
     verified: dict = {}
 
     def meanwhile() -> None:  # the child is running the student's code now
@@ -83,16 +83,16 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
         mark("vectors verified")
 
     try:
-        results = run_units(sub, units, meanwhile)
+        results = run_units(sub, [*cases, *probes, *inits], meanwhile)
     finally:
         sub.close()
     mark("cases and probes run")
     from grader.checks import Context
 
-    runs = {run.case.name: run for run in results[:len(needed)]}
-    probes = {u.case.name: r for u, r in zip(units, results) if type(u).__name__ == "ProbeUnit"}
-    samples = {u.param: r for u, r in zip(units, results) if isinstance(u, InitUnit)}
-    ctx = Context(rubric, runs, verified, probes, samples)
+    runs = {run.case.name: run for run in results[:len(cases)]}
+    probed = {u.case.name: r for u, r in zip(probes, results[len(cases):])}
+    samples = {u.param: r for u, r in zip(inits, results[len(cases) + len(probes):])}
+    ctx = Context(rubric, runs, verified, probed, samples)
     with np.errstate(all="ignore"):  # NaN and inf from student code are judged, not warned
         checked = tuple(evaluate(check, ctx) for check in rubric.checks)
     mark("judged")

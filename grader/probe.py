@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grader.compare import as_float
-from grader.rubric import Case, Rubric
+from grader.rubric import PROBE_KINDS, Case, Rubric
 from grader.sandbox.client import Problem, Reply
 from grader.sandbox.protocol import Value
 
-PROBE_KINDS = ("gradcheck", "repeatable", "linearity")
 DIRECTIONS = 1          # a wrong gradient g' gives <g' - g, v> != 0 for almost every v
 STEP = 1e-4             # central-difference step
 GRAD_RTOL = 1e-4        # a float64 layer agrees to ~1e-9; a wrong gradient is off by O(1)

@@ -22,7 +22,6 @@ class CheckResult:
     messages: tuple[str, ...] = ()
     hints: tuple[str, ...] = ()
     mistakes: tuple[str, ...] = ()
-    details: str = ""
 
     def to_dict(self) -> dict:
         # the fields are plain values and tuples of strings: no deep copy needed (asdict's

@@ -14,6 +14,7 @@ from grader.schema import Reader
 CHECK_KINDS = ("init", "shape", "values", "stored",
                "gradcheck", "mutation", "repeatable", "linearity")
 CONSISTENCY_KINDS = ("gradcheck", "mutation", "repeatable", "linearity")
+PROBE_KINDS = ("gradcheck", "repeatable", "linearity")   # the ones that need extra calls
 VISIBILITIES = ("public", "hidden")
 SCALAR = "scalar"
 

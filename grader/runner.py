@@ -127,6 +127,21 @@ class Submission:
             self.child.close()
 
 
+def changed_inputs(run: CaseRun) -> list[tuple[str, str]] | None:
+    """(method, input) for every input a call changed in place, as the child saw it after the
+    call; None if no call completed."""
+    changed, seen = [], False
+    for key, obs in run.observed.items():
+        if not key.startswith(ECHO) or obs.value is None:
+            continue
+        seen = True
+        method, name = key[len(ECHO):].split(".", 1)
+        before, after = run.inputs[name], obs.value.array
+        if after is None or after.shape != before.shape or not np.array_equal(after, before):
+            changed.append((method, name))
+    return changed if seen else None
+
+
 def make_inputs(rubric: Rubric, case: Case) -> dict[str, np.ndarray]:
     """The case's parameters and inputs, drawn from its seed in a fixed order."""
     rng = np.random.default_rng(case.seed)
