@@ -99,14 +99,15 @@ def _plan(layer, case: Case, inputs: dict[str, np.ndarray]) -> tuple[list, list,
     """The probe's requests, for each a tag saying what its reply is, and the random
     directions of the finite differences."""
     dims = case.dim_map
+    quiet = {"quiet": True}   # answered only if it fails: nothing is read from these
     steps = [({"op": "construct", "args": [dims[s] for s in layer.constructor],
-               "kwargs": dict(layer.constructor_kwargs)}, [])]
+               "kwargs": dict(layer.constructor_kwargs), **quiet}, [])]
     tags = [("setup", "construct")]
     for name in layer.params:
-        steps.append(({"op": "set", "name": name}, [inputs[name]]))
+        steps.append(({"op": "set", "name": name, **quiet}, [inputs[name]]))
         tags.append(("setup", "set"))
     fwd_args = [inputs[n] for n in layer.forward.inputs]
-    steps.append(({"op": "call", "method": layer.forward.method}, fwd_args))
+    steps.append(({"op": "call", "method": layer.forward.method, **quiet}, fwd_args))
     tags.append(("setup", layer.forward.method))
     upstream = [inputs[n] for n in layer.backward.inputs]
     for key, scale in (("first", 1.0), ("again", 1.0), ("zero", 0.0), ("double", 2.0)):
@@ -122,7 +123,7 @@ def _plan(layer, case: Case, inputs: dict[str, np.ndarray]) -> tuple[list, list,
             for sign in (1.0, -1.0):
                 moved = base + sign * STEP * v
                 if wrt in layer.params:
-                    steps.append(({"op": "set", "name": wrt}, [moved]))
+                    steps.append(({"op": "set", "name": wrt, **quiet}, [moved]))
                     tags.append(("setup", "set"))
                     args = fwd_args
                 else:
@@ -130,7 +131,7 @@ def _plan(layer, case: Case, inputs: dict[str, np.ndarray]) -> tuple[list, list,
                 steps.append(({"op": "call", "method": layer.forward.method}, args))
                 tags.append(("loss", wrt))
         if wrt in layer.params:
-            steps.append(({"op": "set", "name": wrt}, [base]))
+            steps.append(({"op": "set", "name": wrt, **quiet}, [base]))
             tags.append(("setup", "set"))
     return steps, tags, directions
 

@@ -98,23 +98,16 @@ class Submission:
 
     def send_script(self, steps: list[tuple[dict, list[np.ndarray]]]) -> Problem | None:
         """Send many requests as one; the child answers each in turn, stopping at a failure."""
-        headers = [dict(h, n=len(a)) for h, a in steps]
-        arrays = [arr for _, a in steps for arr in a]
-        return self.child.send({"op": "script", "steps": headers}, arrays,
-                               self.rubric.limits.call_seconds)
+        return self.child.send_script(steps, self.rubric.limits.call_seconds)
 
-    def read_replies(self, count: int, sent: Problem | None = None) -> list[Reply]:
-        """Read up to ``count`` replies, stopping after the first that failed; each may take
-        the rubric's call time, counted from when the previous one arrived."""
+    def read_replies(self, headers: list[dict], sent: Problem | None = None) -> list[Reply]:
+        """A reply for each step of the script sent, up to the first that failed (see
+        Child.read_script)."""
         if sent is not None:
             return [Reply(problem=sent)]
-        replies = []
-        for _ in range(count):
-            reply = self.child.receive(self.rubric.limits.call_seconds)
+        replies = self.child.read_script(headers, self.rubric.limits.call_seconds)
+        for reply in replies:
             self._keep_output(reply)
-            replies.append(reply)
-            if not reply.ok:
-                break
         return replies
 
     def _keep_output(self, reply: Reply) -> None:
@@ -179,7 +172,7 @@ def run_units(sub: Submission, units: list[Unit],
         if meanwhile is not None:
             meanwhile()
             meanwhile = None
-        replies = sub.read_replies(sum(len(p) for p in plans), sent)
+        replies = sub.read_replies([h for plan in plans for h, _ in plan], sent)
         pos, done = 0, len(units)
         for k, plan in enumerate(plans):
             part = replies[pos:pos + len(plan)]
@@ -287,7 +280,8 @@ def _steps(rubric: Rubric, case: Case, inputs: dict[str, np.ndarray]) -> list[tu
     steps = [("construct", "construct", {"op": "construct",
               "args": [dims[s] for s in layer.constructor],
               "kwargs": dict(layer.constructor_kwargs), "get": list(layer.params)}, [])]
-    steps += [("set", "set", {"op": "set", "name": p}, [inputs[p]]) for p in layer.params]
+    steps += [("set", "set", {"op": "set", "name": p, "quiet": True}, [inputs[p]])
+              for p in layer.params]
     fwd, bwd = layer.forward, layer.backward
     steps.append((fwd.method, "warmup", {"op": "call", "method": fwd.method},
                   [inputs[WARMUP + n] for n in fwd.inputs]))

@@ -1,7 +1,6 @@
 """The parent/child channel: frames are bounded and never unpickled; a child's fate is a Problem."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import struct
@@ -26,13 +25,11 @@ class Marker:
         return open, (str(self.path), "w")
 
 
-def hand_frame(header: dict, payloads: list[bytes]) -> bytes:
-    """A frame built by hand in the documented format (not with encode_frame)."""
-    head = json.dumps(dict(header, arrays=len(payloads))).encode()
-    out = struct.pack(">I", len(head)) + head
-    for data in payloads:
-        out += struct.pack(">Q", len(data)) + data
-    return out
+def hand_frame(header: dict, arrays: list[tuple[str, list, bytes]]) -> bytes:
+    """A frame built by hand in the documented format (not with encode_frame): each array
+    as (dtype, shape, bytes)."""
+    head = json.dumps(dict(header, arrays=[[d, s] for d, s, _ in arrays])).encode()
+    return struct.pack(">I", len(head)) + head + b"".join(data for _, _, data in arrays)
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +62,20 @@ def soon(seconds: float = 2.0) -> float:
 # --- protocol -----------------------------------------------------------------------------
 
 def test_frame_round_trip(pipe):
-    """A frame written with write_frame reads back with the same header and arrays."""
+    """A frame written with write_frame reads back with the same header and arrays, which
+    the reader may modify (they are its own)."""
     arrays = [np.arange(12, dtype=np.float64).reshape(3, 4), np.array([1, -2], dtype=np.int32),
-              np.asfortranarray(np.ones((2, 3), dtype=np.float32)), np.array([np.nan, np.inf])]
+              np.asfortranarray(np.ones((2, 3), dtype=np.float32)), np.array([np.nan, np.inf]),
+              np.arange(6.0).reshape(2, 3).T, np.zeros((0, 3)), np.array([True, False]),
+              np.array([1.5, 2.0], dtype=">f8"), np.array([1 + 2j])]
     write_frame(pipe["w"], {"op": "call", "method": "forward", "x": [1.5, None]}, arrays)
     header, got = FrameReader(pipe["r"], 1 << 20).read(soon())
-    assert header == {"op": "call", "method": "forward", "x": [1.5, None], "arrays": 4}
+    assert {k: v for k, v in header.items() if k != "arrays"} == \
+        {"op": "call", "method": "forward", "x": [1.5, None]}
     assert [(a.dtype, a.shape) for a in got] == [(a.dtype, a.shape) for a in arrays]
     for a, b in zip(got, arrays):
         np.testing.assert_array_equal(a, b)
+        assert a.flags.writeable
 
 
 def test_zero_d_array_round_trip(pipe):
@@ -84,15 +86,31 @@ def test_zero_d_array_round_trip(pipe):
 
 
 def test_pickled_array_refused_without_unpickling(pipe, tmp_path):
-    """An object-dtype (pickled) .npy payload is ChannelCorrupt, and nothing is unpickled."""
+    """An array announced with an object dtype, carrying pickled bytes, is ChannelCorrupt,
+    and nothing is unpickled."""
+    import pickle
+
     marker = tmp_path / "unpickled"
-    buf = io.BytesIO()
-    np.save(buf, np.array([Marker(marker)], dtype=object), allow_pickle=True)
+    data = pickle.dumps(np.array([Marker(marker)], dtype=object))
     assert not marker.exists()
-    os.write(pipe["w"], hand_frame({"ok": True}, [buf.getvalue()]))
-    with pytest.raises(ChannelCorrupt, match="bad array bytes"):
+    os.write(pipe["w"], hand_frame({"ok": True}, [("|O", [1], data)]))
+    with pytest.raises(ChannelCorrupt, match="not a plain numeric dtype"):
         FrameReader(pipe["r"], 1 << 20).read(soon())
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("spec", [["<U3", [2]], ["|V8", [1]], ["<M8[D]", [1]], ["<f8", [2, -1]],
+                                  ["<f8", [True]], ["<f8", [2.0]], ["<f8", "2"], "<f8",
+                                  ["<f8", [1] * 33], ["<f8", [2], "x"]],
+                         ids=["str", "void", "datetime", "negative", "bool-size", "float-size",
+                              "shape-text", "no-shape", "too-many-dims", "extra"])
+def test_bad_array_entry_refused(pipe, spec):
+    """An array entry that is not a numeric dtype with a list of non-negative integer sizes
+    is ChannelCorrupt."""
+    head = json.dumps({"ok": True, "arrays": [spec]}).encode()
+    os.write(pipe["w"], struct.pack(">I", len(head)) + head + bytes(64))
+    with pytest.raises(ChannelCorrupt, match="bad array"):
+        FrameReader(pipe["r"], 1 << 20).read(soon())
 
 
 def test_header_length_over_limit(pipe):
@@ -104,10 +122,11 @@ def test_header_length_over_limit(pipe):
     assert time.monotonic() - start < 1
 
 
-def test_array_length_over_max_bytes(pipe):
-    """An array length over max_bytes is refused at once, without waiting for its bytes."""
-    head = json.dumps({"arrays": 1}).encode()
-    os.write(pipe["w"], struct.pack(">I", len(head)) + head + struct.pack(">Q", 4097))
+def test_array_over_max_bytes(pipe):
+    """An array announced larger than max_bytes is refused at once, without waiting for its
+    bytes."""
+    head = json.dumps({"arrays": [["<f8", [513]]]}).encode()
+    os.write(pipe["w"], struct.pack(">I", len(head)) + head)
     start = time.monotonic()
     with pytest.raises(ChannelCorrupt, match="exceeds the limit of 4096"):
         FrameReader(pipe["r"], 4096).read(soon(5))
@@ -115,28 +134,26 @@ def test_array_length_over_max_bytes(pipe):
 
 
 def test_frame_total_over_max_bytes(pipe):
-    """A frame whose arrays together exceed max_bytes is refused."""
-    npy = io.BytesIO()
-    np.save(npy, np.zeros(200))           # about 1.7 kB each, under the 4096 bound
-    os.write(pipe["w"], hand_frame({"ok": True}, [npy.getvalue()] * 8))
-    with pytest.raises(ChannelCorrupt):
+    """A frame whose arrays together exceed max_bytes is refused before any array is read."""
+    zeros = ("<f8", [200], bytes(1600))   # under the 4096 bound each, not together
+    os.write(pipe["w"], hand_frame({"ok": True}, [zeros] * 8))
+    with pytest.raises(ChannelCorrupt, match="exceeds the limit"):
         FrameReader(pipe["r"], 4096).read(soon())
 
 
 def test_array_with_huge_declared_shape(pipe):
-    """A tiny .npy payload whose header declares an enormous shape is ChannelCorrupt."""
-    npy = io.BytesIO()
-    np.lib.format.write_array_header_1_0(
-        npy, {"descr": "<f8", "fortran_order": False, "shape": (2 ** 59,)})
-    os.write(pipe["w"], hand_frame({"ok": True}, [npy.getvalue() + bytes(8)]))
-    with pytest.raises(ChannelCorrupt):
-        FrameReader(pipe["r"], 4096).read(soon())
+    """A few bytes announced with an enormous shape are ChannelCorrupt at once."""
+    os.write(pipe["w"], hand_frame({"ok": True}, [("<f8", [2 ** 59], bytes(8))]))
+    start = time.monotonic()
+    with pytest.raises(ChannelCorrupt, match="exceeds the limit"):
+        FrameReader(pipe["r"], 4096).read(soon(5))
+    assert time.monotonic() - start < 1
 
 
-@pytest.mark.parametrize("head", [b"hello", b"\xff\xfe{}", b"[1, 2]", b'{"arrays": "2"}'],
-                         ids=["text", "not-utf8", "list", "count-not-int"])
+@pytest.mark.parametrize("head", [b"hello", b"\xff\xfe{}", b"[1, 2]", b'{"arrays": 2}'],
+                         ids=["text", "not-utf8", "list", "arrays-not-list"])
 def test_bad_header_refused(pipe, head):
-    """A header that is not a JSON mapping with an integer array count is ChannelCorrupt."""
+    """A header that is not a JSON mapping with a list of arrays is ChannelCorrupt."""
     os.write(pipe["w"], struct.pack(">I", len(head)) + head)
     with pytest.raises(ChannelCorrupt, match="header"):
         FrameReader(pipe["r"], 1 << 20).read(soon())
@@ -171,16 +188,13 @@ def test_decode_value_refuses(entry, arrays):
 # --- child --------------------------------------------------------------------------------
 
 STUDENT = '''\
-import io, json, os, struct, time
+import json, os, struct, time
 import numpy as np
 
 
-def _frame(header, payloads=()):
-    head = json.dumps(dict(header, arrays=len(payloads))).encode()
-    out = struct.pack(">I", len(head)) + head
-    for data in payloads:
-        out += struct.pack(">Q", len(data)) + data
-    return out
+def _frame(header, arrays=()):
+    head = json.dumps(dict(header, arrays=[[d, s] for d, s, _ in arrays])).encode()
+    return struct.pack(">I", len(head)) + head + b"".join(b for _, _, b in arrays)
 
 
 class Gadget:
@@ -228,9 +242,9 @@ class Thing:
         return 1
 
     def forged_pickle(self):
-        buf = io.BytesIO()
-        np.save(buf, np.array([Trap()], dtype=object), allow_pickle=True)
-        os.write(4, _frame({"ok": True, "values": [{"kind": "array"}]}, [buf.getvalue()]))
+        import pickle
+        data = pickle.dumps(np.array([Trap()], dtype=object))
+        os.write(4, _frame({"ok": True, "values": [{"kind": "array"}]}, [("|O", [1], data)]))
         return 1
 
     def forged_values(self):
@@ -238,11 +252,28 @@ class Thing:
         return 1
 
     def forged_shape(self):
-        buf = io.BytesIO()
-        np.lib.format.write_array_header_1_0(
-            buf, {"descr": "<f8", "fortran_order": False, "shape": (2 ** 59,)})
-        payload = buf.getvalue() + bytes(8)
+        payload = ("<f8", [2 ** 59], bytes(8))
         os.write(4, _frame({"ok": True, "values": [{"kind": "array"}]}, [payload]))
+        return 1
+
+    def strings(self):
+        return np.array(["a", "b"])
+
+    @property
+    def limit(self):
+        return self._limit
+
+    @limit.setter
+    def limit(self, value):
+        if value.sum() < 0:
+            raise ValueError("limit must not be negative")
+        self._limit = value
+
+    def total(self):
+        return self._limit.sum()
+
+    def forged_step(self):
+        os.write(4, _frame({"ok": True, "values": [], "step": 7}))
         return 1
 '''
 
@@ -283,6 +314,15 @@ def test_list_comes_back_as_sequence(student):
     (value,) = reply.values
     assert (value.kind, value.type_name, value.describe()) == ("sequence", "list", "a list")
     np.testing.assert_array_equal(value.array, [1, 2, 3])
+
+
+def test_string_array_comes_back_as_other(student):
+    """An array of strings is not an array the grader can compare: kind other, not corrupt."""
+    child, _ = student()
+    reply = call(child, "strings")
+    assert reply.ok
+    (value,) = reply.values
+    assert (value.kind, value.type_name) == ("other", "ndarray") and "'a'" in value.text
 
 
 def test_object_comes_back_as_other(student):
@@ -393,3 +433,58 @@ def test_forged_reply_with_huge_shape(student):
     child, _ = student()
     problem = call(child, "forged_shape").problem
     assert problem is not None and problem.kind == "corrupt"
+
+
+# --- scripts ------------------------------------------------------------------------------
+
+def run_script(child, steps, timeout: float = 3.0):
+    assert child.send_script(steps, timeout) is None
+    return child.read_script([h for h, _ in steps], timeout)
+
+
+def quiet_set(value: float) -> tuple[dict, list[np.ndarray]]:
+    return {"op": "set", "name": "limit", "quiet": True}, [np.array([value])]
+
+
+def test_script_quiet_steps_answer_only_on_failure(student):
+    """Every step of a script gets a reply; quiet ones that succeed an empty one, the others
+    their values; a quiet last step still answers."""
+    child, _ = student()
+    steps = [quiet_set(2.0), ({"op": "call", "method": "total"}, []), quiet_set(5.0),
+             quiet_set(1.0)]
+    replies = run_script(child, steps)
+    assert [r.ok for r in replies] == [True] * 4
+    assert replies[1].values[0].array.item() == 2.0
+    assert replies[0].values == replies[2].values == () and replies[3].step == 3
+    assert run_script(child, [({"op": "call", "method": "total"}, [])])[0].values[0] \
+        .array.item() == 1.0
+
+
+def test_script_quiet_step_failure_is_its_own(student):
+    """A quiet step that raises answers with its exception, at its place; the script stops."""
+    child, _ = student()
+    steps = [quiet_set(2.0), quiet_set(-1.0), ({"op": "call", "method": "total"}, [])]
+    replies = run_script(child, steps)
+    assert len(replies) == 2 and replies[0].ok
+    assert (replies[1].problem.type, replies[1].problem.message) == \
+        ("ValueError", "limit must not be negative")
+    assert child.dead is None  # an exception does not cost the child
+
+
+def test_script_timeout_after_quiet_steps_is_the_call(student):
+    """A call that times out after quiet sets is the step that failed, not the sets."""
+    child, _ = student()
+    steps = [quiet_set(2.0), quiet_set(3.0), ({"op": "call", "method": "nap"}, []),
+             ({"op": "call", "method": "total"}, [])]
+    replies = run_script(child, steps, timeout=1)
+    assert [r.ok for r in replies] == [True, True, False]
+    assert replies[2].problem.kind == "timeout"
+
+
+def test_script_answer_out_of_turn_is_corrupt(student):
+    """A frame answering a step that is not due (forged by student code) is corrupt."""
+    child, _ = student()
+    replies = run_script(child, [({"op": "call", "method": "forged_step"}, []),
+                                 ({"op": "call", "method": "total"}, [])])
+    assert len(replies) == 1 and replies[0].problem.kind == "corrupt"
+    assert "step 7" in replies[0].problem.message and child.dead

@@ -42,6 +42,7 @@ class Reply:
     output: str = ""
     output_dropped: int = 0
     got: tuple[Value, ...] = ()   # attributes read right after the call ("get" in the request)
+    step: int | None = None       # which step of a script this answers (None: not from the child)
 
     @property
     def ok(self) -> bool:
@@ -161,12 +162,46 @@ class Child:
         while data:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([], [self.req_fd], [], left)[1]:
-                return self._fail(Problem("timeout", message=f"no answer within {timeout:g} s"))
+                return self.fail(Problem("timeout", message=f"no answer within {timeout:g} s"))
             try:
                 data = data[os.write(self.req_fd, data[:65536]):]
             except BrokenPipeError:
                 return self._died().problem
         return None
+
+    def send_script(self, steps: list[tuple[dict, list[np.ndarray]]],
+                    timeout: float) -> Problem | None:
+        """Send many requests as one: the child runs them in turn and answers each, up to the
+        first that fails. A step marked "quiet" is answered only if it fails (the last step
+        always answers)."""
+        headers = [dict(h, n=len(a)) for h, a in steps]
+        if headers:
+            headers[-1].pop("quiet", None)
+        return self.send({"op": "script", "steps": headers}, [a for _, arrs in steps for a in arrs],
+                         timeout)
+
+    def read_script(self, headers: list[dict], timeout: float) -> list[Reply]:
+        """The replies to a script sent with ``send_script``: one per step up to the first that
+        failed; each answer may take ``timeout`` seconds from the one before. A quiet step
+        that succeeded gets an empty reply. When the child times out or dies after quiet
+        steps, the failure goes to the next step that had to answer (sets are quiet, and the
+        call they prepare is what runs long)."""
+        replies: list[Reply] = []
+        quiet = [bool(h.get("quiet")) for h in headers[:-1]] + [False]
+        while len(replies) < len(headers):
+            reply = self.receive(timeout)
+            done, k = len(replies), reply.step
+            if k is None and not reply.ok:    # timed out, died or corrupt: no step of its own
+                k = quiet.index(False, done)
+            elif k is None or not done <= k < len(headers) or not all(quiet[done:k]):
+                reply = self.fail(Problem(
+                    "corrupt", message=f"an answer for step {k} where step {done} was due"))
+                k = done
+            replies += [Reply()] * (k - done)
+            replies.append(reply)
+            if not reply.ok:
+                break
+        return replies
 
     def receive(self, timeout: float) -> Reply:
         """Read the next reply, waiting at most ``timeout`` seconds."""
@@ -178,21 +213,22 @@ class Child:
         try:
             header, arrays = self.reader.read(deadline)
         except protocol.ChannelTimeout:
-            return self._fail(Problem("timeout", message=f"no answer within {timeout:g} s"))
+            return self.fail(Problem("timeout", message=f"no answer within {timeout:g} s"))
         except protocol.ChannelClosed:
             return self._died()
         except protocol.ChannelCorrupt as exc:
-            return self._fail(Problem("corrupt", message=str(exc)))
+            return self.fail(Problem("corrupt", message=str(exc)))
         try:
             return _reply(header, arrays)
         except (protocol.ChannelCorrupt, TypeError, ValueError, AttributeError) as exc:
-            return self._fail(Problem("corrupt", message=f"malformed reply: {exc}"))
+            return self.fail(Problem("corrupt", message=f"malformed reply: {exc}"))
 
     def _died(self) -> Reply:
         code = self.close()
-        return self._fail(Problem("died", exit_code=code))
+        return self.fail(Problem("died", exit_code=code))
 
-    def _fail(self, problem: Problem) -> Reply:
+    def fail(self, problem: Problem) -> Reply:
+        """Give the child up (killed, and every later request answered by ``problem``)."""
         self.close()
         self.dead = problem
         return Reply(problem=problem)
@@ -210,6 +246,9 @@ class Child:
 def _reply(header: dict, arrays: list[np.ndarray]) -> Reply:
     out = str(header.get("out", ""))
     dropped = int(header.get("out_dropped", 0) or 0)
+    step = header.get("step")
+    if step is not None and type(step) is not int:
+        raise protocol.ChannelCorrupt("step is not an integer")
     if not header.get("ok"):
         err = header.get("error") or {}
         if not isinstance(err, dict):
@@ -218,7 +257,7 @@ def _reply(header: dict, arrays: list[np.ndarray]) -> Reply:
             "exception", str(err.get("type", "Exception"))[:80], str(err.get("message", ""))[:1000],
             str(err.get("where", ""))[:200], str(err.get("traceback", ""))[:4000],
             str(err.get("line", ""))[:200], err.get("name") if isinstance(err.get("name"), str)
-            else None), output=out, output_dropped=dropped)
+            else None), output=out, output_dropped=dropped, step=step)
     values, index = [], 0
     if not isinstance(header.get("values", []), list) or not isinstance(header.get("echo", []),
                                                                           list):
@@ -235,4 +274,4 @@ def _reply(header: dict, arrays: list[np.ndarray]) -> Reply:
     for entry in header.get("got", []):
         value, index = protocol.decode_value(entry, arrays, index)
         got.append(value)
-    return Reply(tuple(values), tuple(echo), None, out, dropped, tuple(got))
+    return Reply(tuple(values), tuple(echo), None, out, dropped, tuple(got), step)

@@ -1,9 +1,10 @@
-"""The only channel to student code: framed JSON headers followed by .npy arrays.
+"""The only channel to student code: framed JSON headers followed by raw array bytes.
 
-A frame is a 4-byte big-endian header length, a UTF-8 JSON header with an ``arrays`` count,
-then for each array an 8-byte length and the bytes ``np.save`` writes. Nothing is pickled,
-and the reader bounds every length, so a child cannot make the parent run its objects or
-exhaust its memory.
+A frame is a 4-byte big-endian header length, then a UTF-8 JSON header whose ``arrays`` lists
+each array as ``[dtype, shape]`` (a plain numeric dtype such as "<f8", and a list of sizes),
+then each array's bytes in C order. Nothing is pickled or evaluated: the reader accepts only
+numeric dtypes and bounds every size before reading, so a child cannot make the parent run
+its objects or exhaust its memory.
 """
 from __future__ import annotations
 
@@ -36,15 +37,10 @@ class ChannelCorrupt(Exception):
 
 def encode_frame(header: dict, arrays: list[np.ndarray] = ()) -> bytes:
     """Serialise one frame."""
-    header = dict(header, arrays=len(arrays))
+    arrays = [np.asarray(a) for a in arrays]
+    header = dict(header, arrays=[[a.dtype.str, list(a.shape)] for a in arrays])
     head = json.dumps(header, allow_nan=True).encode()
-    parts = [struct.pack(">I", len(head)), head]
-    for arr in arrays:
-        buf = io.BytesIO()
-        np.lib.format.write_array(buf, np.asarray(arr), allow_pickle=False)  # keeps 0-d as 0-d
-        data = buf.getvalue()
-        parts += [struct.pack(">Q", len(data)), data]
-    return b"".join(parts)
+    return b"".join([struct.pack(">I", len(head)), head, *(a.tobytes() for a in arrays)])
 
 
 def write_frame(fd: int, header: dict, arrays: list[np.ndarray] = ()) -> None:
@@ -55,14 +51,36 @@ def write_frame(fd: int, header: dict, arrays: list[np.ndarray] = ()) -> None:
         data = data[written:]
 
 
-_NPY_HEADER = re.compile(
-    r"\{'descr': '([<>|=][a-zA-Z][0-9]{1,2})', 'fortran_order': (True|False), "
-    r"'shape': \(((?:\d+, ?)*\d*)\), \}\s*")
+NUMERIC = "biufc"   # the dtype kinds that travel: booleans, integers, floats, complex
+_DESCR = re.compile(r"[<>|=][biufc][0-9]{1,2}")
+MAX_DIMS = 32
+
+
+def array_layout(spec: Any) -> tuple[np.dtype, tuple[int, ...], int]:
+    """The dtype, shape and byte size an ``arrays`` entry of a header announces: a plain numeric
+    dtype and non-negative integer sizes only."""
+    if not (isinstance(spec, list) and len(spec) == 2 and isinstance(spec[0], str)
+            and isinstance(spec[1], list) and len(spec[1]) <= MAX_DIMS):
+        raise ChannelCorrupt(f"bad array entry {str(spec)[:80]!r}")
+    descr, shape = spec
+    if not _DESCR.fullmatch(descr):
+        raise ChannelCorrupt(f"bad array dtype {descr[:20]!r}: not a plain numeric dtype")
+    try:
+        dtype = np.dtype(descr)
+    except TypeError:
+        raise ChannelCorrupt(f"bad array dtype {descr!r}") from None
+    size = dtype.itemsize
+    for n in shape:
+        if type(n) is not int or n < 0:
+            raise ChannelCorrupt(f"bad array shape {str(shape)[:80]}")
+        size *= n
+    return dtype, tuple(shape), size
 
 
 def decode_array(data: bytes) -> np.ndarray:
-    """Re-create an array from .npy bytes: plain numeric and boolean dtypes only, and a shape
-    that fits the bytes actually received (a forged header cannot make us allocate more)."""
+    """Re-create an array from the bytes of a .npy file (the format of the stored test
+    vectors): plain numeric and boolean dtypes only, and a shape that fits the bytes actually
+    there (a forged header cannot make us allocate more)."""
     header = _npy_header(data)
     if header is None:
         raise ChannelCorrupt("bad array bytes: not a plain .npy array")
@@ -81,6 +99,11 @@ def decode_array(data: bytes) -> np.ndarray:
                              f"{len(data) - offset} bytes")
     arr = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
     return arr.reshape(shape, order="F" if fortran else "C").copy()
+
+
+_NPY_HEADER = re.compile(
+    r"\{'descr': '([<>|=][a-zA-Z][0-9]{1,2})', 'fortran_order': (True|False), "
+    r"'shape': \(((?:\d+, ?)*\d*)\), \}\s*")
 
 
 def _npy_header(data: bytes) -> tuple[str, bool, tuple[int, ...], int] | None:
@@ -127,11 +150,11 @@ class FrameReader:
                 raise ChannelClosed()
             self.buf += chunk
 
-    def _take(self, n: int, deadline: float | None) -> bytes:
+    def _take(self, n: int, deadline: float | None) -> bytearray:
         if n > self.max_bytes:
             raise ChannelCorrupt(f"frame part of {n} bytes exceeds the limit of {self.max_bytes}")
         self._fill(n, deadline)
-        data = bytes(self.buf[:n])
+        data = self.buf[:n]
         del self.buf[:n]
         return data
 
@@ -144,15 +167,19 @@ class FrameReader:
             header = json.loads(self._take(size, deadline))
         except (ValueError, UnicodeDecodeError) as exc:
             raise ChannelCorrupt(f"header is not JSON: {exc}") from None
-        if not isinstance(header, dict) or not isinstance(header.get("arrays"), int):
-            raise ChannelCorrupt("header is not a mapping with an array count")
-        arrays, total = [], size
-        for _ in range(header["arrays"]):
-            (length,) = struct.unpack(">Q", self._take(8, deadline))
-            total += length
+        if not isinstance(header, dict) or not isinstance(header.get("arrays"), list):
+            raise ChannelCorrupt("header is not a mapping with a list of arrays")
+        layouts, total = [], size
+        for spec in header["arrays"]:   # every size is checked before any byte is awaited
+            layout = array_layout(spec)
+            total += layout[2]
             if total > self.max_bytes:  # the whole frame, not just each part, is bounded
                 raise ChannelCorrupt(f"frame exceeds the limit of {self.max_bytes} bytes")
-            arrays.append(decode_array(self._take(length, deadline)))
+            layouts.append(layout)
+        arrays = []
+        for dtype, shape, nbytes in layouts:
+            data = self._take(nbytes, deadline)   # a copy of its own: the array may own it
+            arrays.append(np.frombuffer(data, dtype=dtype).reshape(shape))
         return header, arrays
 
 
@@ -181,9 +208,7 @@ class Value:
 
 def encode_value(value: Any) -> tuple[dict, list[np.ndarray]]:
     """Child side: describe any Python object as a header entry plus arrays."""
-    if isinstance(value, np.ndarray) and value.dtype != object:
-        return {"kind": "array", "type": type(value).__name__}, [np.asarray(value)]
-    if isinstance(value, np.generic) and not isinstance(value, np.object_):
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in NUMERIC:
         return {"kind": "array", "type": type(value).__name__}, [np.asarray(value)]
     if value is None:
         return {"kind": "none", "type": "NoneType"}, []

@@ -1,6 +1,8 @@
 """The child that runs student code. It does only what it is asked, one request at a time:
-import the module, construct the layer, set or get an attribute, call a method. It never
-receives expected values, the rubric or paths to them."""
+import the module, construct the layer, set or get an attribute, call a method. Requests come
+alone or as a script of steps; each step is answered in turn (a "quiet" step only if it
+fails), up to the first failure. It never receives expected values, the rubric or paths to
+them."""
 from __future__ import annotations
 
 import importlib
@@ -83,10 +85,12 @@ def run(req_fd: int, resp_fd: int, root: str, limits: dict, uid: int | None) -> 
             steps, arrays = [dict(header, n=len(arrays))], [arrays]
         else:
             arrays = _split(arrays, [int(s.get("n", 0)) for s in steps])
-        for step, step_arrays in zip(steps, arrays):  # one reply per step, up to a failure
+        for k, (step, step_arrays) in enumerate(zip(steps, arrays)):  # up to a failure
             head, out_arrays = _handle(step, step_arrays, state)
+            if head.get("ok") and step.get("quiet"):  # answered only if it fails
+                continue
             text, dropped = capture.take()
-            head.update(out=text, out_dropped=dropped)
+            head.update(out=text, out_dropped=dropped, step=k)
             protocol.write_frame(RESP_FD, head, out_arrays)
             if not head.get("ok"):
                 break
@@ -240,3 +244,29 @@ def _describe_error(exc: BaseException, root: str) -> dict:
 def _rel(path: str, root: str) -> str:
     real = os.path.realpath(path) if path else path
     return os.path.relpath(real, root) if real.startswith(root + os.sep) else path
+
+
+def warm() -> None:
+    """Run once in the fork server: go through what every child does on its first request
+    (frame decoding and encoding, output capture, error description), so that children
+    inherit it done instead of each paying for it."""
+    import numpy as np
+
+    arrays = [np.zeros((2, 3)), np.zeros((3, 1), dtype=np.float32), np.int64(2), np.asarray(1.5)]
+    r, w = os.pipe()
+    try:
+        protocol.write_frame(w, {"op": "script", "steps": [{"op": "set", "n": 4}]}, arrays)
+        protocol.FrameReader(r, 1 << 20).read()
+    finally:
+        os.close(r)
+        os.close(w)
+    for value in [*arrays, None, 3, 2.5, [1.0, 2.0], object()]:
+        protocol.encode_value(value)
+    protocol.encode_frame({"ok": True, "values": []}, arrays)
+    capture = Capture(16)
+    capture.write("x")
+    capture.take()
+    try:
+        raise ValueError("warm-up")
+    except ValueError as exc:
+        _describe_error(exc, os.path.dirname(__file__))

@@ -22,6 +22,7 @@ def serve(sock: socket.socket, narrow: bool = False) -> NoReturn:
 
         linux.narrow_view(linux.python_paths(), workspace.scratch_base())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader decides when we stop
+    worker.warm()
     workers: dict[int, int | None] = {}   # pid -> sandbox uid
     finished: dict[int, int] = {}         # pid -> exit status, reaped early
     while True:
