@@ -153,7 +153,7 @@ def grade_task(rubric_path: str, entry: Entry, out: str, rubric_sig: str) -> dic
                         hide=(Path(out).resolve(),), name=entry.id)
     folder.mkdir(parents=True, exist_ok=True)
     results = render.gradescope(report, worker.rubric.gradescope_hidden_visibility)
-    _write(folder / "results.json", json.dumps(results, indent=2) + "\n")
+    _write(folder / "results.json", render.results_json(results))
     _write(folder / "report.html", render.html(report))
     data = report.to_dict()
     _write_marker(Path(out), entry, rubric_sig, data)  # last: the commit point

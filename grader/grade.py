@@ -41,7 +41,7 @@ def _grade_staged(path: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | 
 
     scratch = None
     if uid is not None or archive.is_archive(path):
-        scratch = tempfile.TemporaryDirectory(prefix="grader-", dir=workspace.scratch_base())
+        scratch = tempfile.TemporaryDirectory(prefix="grader-", dir=workspace.scratch_dir())
     try:
         staged = workspace.stage(path, Path(scratch.name) if scratch else None, rubric, uid)
         if staged.root is None:

@@ -32,7 +32,7 @@ def emit(report, outputs: Outputs) -> None:
         render.write_text(outputs.html, render.html(report))
     if outputs.json:
         data = render.gradescope(report, outputs.hidden_visibility)
-        render.write_text(outputs.json, json.dumps(data, indent=2) + "\n")
+        render.write_text(outputs.json, render.results_json(data))
     if outputs.autolab:
         sys.stdout.write(render.autolab(report) + "\n")
     sys.stdout.flush()

@@ -87,6 +87,19 @@ def gradescope(report: Report, hidden_visibility: str = "after_published") -> di
     return out
 
 
+def results_json(data: dict) -> str:
+    """Gradescope results as JSON text a person can read too: a line per key and per test,
+    each written by the C encoder (indent= would fall back to the slow pure-Python one)."""
+    lines = []
+    for key, value in data.items():
+        if key == "tests" and isinstance(value, list) and value:
+            tests = ",\n".join(f"    {json.dumps(t)}" for t in value)
+            lines.append(f'  {json.dumps(key)}: [\n{tests}\n  ]')
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n" if lines else "{}\n"
+
+
 def autolab(report: Report) -> str:
     """The Autolab scores line: one JSON object, the last line on stdout."""
     return json.dumps({"scores": {c.id: c.score for c in report.checks}})

@@ -58,14 +58,50 @@ def uid_lease() -> Iterator[int | None]:
 
 
 def scratch_base() -> str | None:
-    """Where scratch folders go: as root, outside the folders the sandbox replaces with its own
-    /tmp (see linux.private_scratch); otherwise the system default."""
+    """As root, the grader's own folder (outside the folders the sandbox covers, such as
+    /tmp): sandbox uid locks, and scratch folders under ``scratch``; None otherwise."""
     if os.geteuid() != 0:
         return None
     base = os.environ.get("NN_GRADER_SCRATCH", "/var/cache/nn-grader")
-    os.makedirs(base, mode=0o711, exist_ok=True)
-    os.chmod(base, 0o711)  # the sandbox users may pass through, not list
+    if base not in _made:
+        for folder in (base, os.path.join(base, "scratch")):
+            os.makedirs(folder, mode=0o711, exist_ok=True)
+            os.chmod(folder, 0o711)  # the sandbox users may pass through, not list
+        _made.add(base)
     return base
+
+
+_made: set[str] = set()
+_private: set[str] = set()
+SCRATCH_MB = 512
+
+
+def scratch_dir() -> str | None:
+    """Where scratch folders go: as root, ``scratch`` in the grader's folder (a private tmpfs
+    when ``private_scratch`` could mount one); otherwise the system default."""
+    base = scratch_base()
+    return None if base is None else os.path.join(base, "scratch")
+
+
+def private_scratch() -> bool:
+    """As root, before the fork server starts: a tmpfs of this process's own (at most
+    SCRATCH_MB, gone when the process ends) over the scratch folder. Submissions are copied
+    and extracted in memory instead of on disk, where creating and deleting thousands of
+    small files is slow; and what a submission writes is bounded. Only in a process without
+    other threads (a mount namespace belongs to a thread); False where it cannot be had (not
+    root, a container without mount rights): the scratch folder is then on disk."""
+    import threading
+
+    from grader.sandbox import linux
+
+    folder = scratch_dir()
+    if folder is None or threading.active_count() != 1:
+        return False
+    if folder not in _private:
+        if not linux.private_tmpfs(folder, f"size={SCRATCH_MB}m,mode=0711"):
+            return False
+        _private.add(folder)
+    return True
 
 
 def secret_paths(rubric: Rubric, extra: tuple[Path, ...] = ()) -> list[str]:

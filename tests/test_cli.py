@@ -39,6 +39,9 @@ def test_gradescope_json_schema(tmp_path):
     for test in data["tests"]:
         assert set(test) >= {"name", "score", "max_score", "output", "visibility"}
         assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
+    lines = out.read_text().splitlines()   # readable as text too: a line per test
+    assert [json.loads(line.strip().rstrip(",")) for line in lines if '"number"' in line] == \
+        data["tests"]
 
 
 def test_hidden_checks_never_show_expected_values(tmp_path):

@@ -65,3 +65,31 @@ def test_narrow_view_hides_the_machine_but_not_the_interpreter(tmp_path):
         return ok and not secret.exists() and (scratch / "written").is_file()
 
     assert _in_child(check) == 0
+
+
+def test_private_scratch_is_in_memory_and_stays_private(tmp_path, monkeypatch):
+    """The scratch folder becomes a tmpfs of the grading process (and of what it forks, such
+    as the fork server in its narrow view), bounded in size; the machine never sees it, and
+    a folder staged there by the grader is what a sandboxed child finds."""
+    monkeypatch.setenv("NN_GRADER_SCRATCH", str(tmp_path / "base"))
+
+    def check() -> bool:
+        from grader import workspace
+
+        if not workspace.private_scratch():
+            return False
+        scratch = workspace.scratch_dir()
+        mounts = open("/proc/self/mountinfo").read()
+        line = next(m for m in mounts.splitlines() if f" {scratch} " in m)
+        (tmp_path / "base" / "scratch" / "staged.py").write_text("x = 1\n")
+        pid = os.fork()
+        if pid == 0:  # like the fork server: narrow view, then a sandbox user's read
+            linux.narrow_view(linux.python_paths(), str(tmp_path / "base"))
+            os._exit(0 if open(os.path.join(scratch, "staged.py")).read() == "x = 1\n" else 4)
+        _, status = os.waitpid(pid, 0)
+        return " - tmpfs " in line and f"size={workspace.SCRATCH_MB * 1024}k" in line \
+            and os.waitstatus_to_exitcode(status) == 0
+
+    assert _in_child(check) == 0
+    assert not (tmp_path / "base" / "scratch" / "staged.py").exists()   # gone with the process
+    assert str(tmp_path / "base" / "scratch") not in open("/proc/self/mountinfo").read()

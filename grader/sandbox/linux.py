@@ -95,6 +95,19 @@ def narrow_view(expose: list[str], writable: str) -> bool:
     return ok
 
 
+def private_tmpfs(path: str, options: str) -> bool:
+    """Root only: move this thread into a mount namespace of its own (mounts made private, so
+    nothing propagates back to the machine) and mount a tmpfs with ``options`` on ``path``.
+    Processes forked afterwards share it; it disappears with the last of them. False if the
+    kernel or the container refuses."""
+    libc = _load()
+    if libc is None or libc.unshare(CLONE_NEWNS) != 0:
+        return False
+    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return False
+    return _tmpfs(libc, path, options.encode())
+
+
 def cover(paths: list[str], expose: list[str]) -> bool:
     """Cover each path of ``paths`` still visible here with an empty read-only folder, binding
     back (read-only) any path of ``expose`` inside it, such as a virtual environment kept in
