@@ -199,3 +199,38 @@ def test_student_code_cannot_read_files_elsewhere_on_the_machine(tmp_path, grade
             path.unlink()
     assert report.score == report.max_score
     assert "SECRET" not in report.output
+
+
+def _fake_task(rubric_path: str, entry: batch.Entry, out: str, rubric_sig: str) -> dict:
+    """Stands in for grading in a worker process: dies on 'crash' ids, raises on 'bug' ids,
+    and counts every attempt in a file per id."""
+    with open(Path(out) / f"{entry.id}.attempts", "a") as f:
+        f.write(f"{os.getpid()}\n")
+    if entry.id.startswith("crash"):
+        os._exit(9)
+    if entry.id.startswith("bug"):
+        raise KeyError("no such check")
+    return {"submission": entry.id, "worker": os.getpid()}
+
+
+def test_local_runner_survives_dying_workers_and_grader_errors(tmp_path):
+    """A worker that dies costs only the submission it was running (tried once more, then
+    recorded as having killed its grader); a grader exception is that row's failure; every
+    other submission is done exactly once, by workers still standing."""
+    from grader import executors
+
+    ids = [f"s{i:02d}" for i in range(12)]
+    ids[3:3], ids[8:8] = ["crash-a"], ["bug-b", "crash-c"]
+    entries = [batch.Entry(i, tmp_path, "sig") for i in ids]
+    got: dict[str, list[dict]] = {}
+    run = executors.run_local("rubric.yaml", str(tmp_path), "rsig", 2, task=_fake_task)
+    run(entries, lambda e, r: got.setdefault(e.id, []).append(r))
+    assert sorted(got) == sorted(ids) and all(len(r) == 1 for r in got.values())
+    for crash in ("crash-a", "crash-c"):
+        assert "killed" in got[crash][0]["_failed"]
+        assert len((tmp_path / f"{crash}.attempts").read_text().split()) == executors.STRIKES
+    assert "KeyError" in got["bug-b"][0]["_failed"]
+    for i in ids:
+        if i.startswith("s"):
+            assert got[i][0]["submission"] == i
+            assert len((tmp_path / f"{i}.attempts").read_text().split()) == 1
