@@ -136,15 +136,15 @@ class FrameReader:
         self.max_bytes = max_bytes
         self.buf = bytearray()
 
+    def _wait(self, deadline: float | None) -> None:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise ChannelTimeout()
+
     def _fill(self, n: int, deadline: float | None) -> None:
         while len(self.buf) < n:
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise ChannelTimeout()
-                ready, _, _ = select.select([self.fd], [], [], left)
-                if not ready:
-                    raise ChannelTimeout()
+            self._wait(deadline)
             chunk = os.read(self.fd, max(65536, n - len(self.buf)))
             if not chunk:
                 raise ChannelClosed()
@@ -157,6 +157,18 @@ class FrameReader:
         data = self.buf[:n]
         del self.buf[:n]
         return data
+
+    def _read_into(self, view: memoryview, deadline: float | None) -> None:
+        """Fill ``view``: first from what is buffered, then straight from the descriptor."""
+        done = min(len(self.buf), len(view))
+        view[:done] = self.buf[:done]
+        del self.buf[:done]
+        while done < len(view):
+            self._wait(deadline)
+            got = os.readv(self.fd, [view[done:]])
+            if not got:
+                raise ChannelClosed()
+            done += got
 
     def read(self, deadline: float | None = None) -> tuple[dict, list[np.ndarray]]:
         """Read one frame; raises ChannelClosed, ChannelTimeout or ChannelCorrupt."""
@@ -177,9 +189,11 @@ class FrameReader:
                 raise ChannelCorrupt(f"frame exceeds the limit of {self.max_bytes} bytes")
             layouts.append(layout)
         arrays = []
-        for dtype, shape, nbytes in layouts:
-            data = self._take(nbytes, deadline)   # a copy of its own: the array may own it
-            arrays.append(np.frombuffer(data, dtype=dtype).reshape(shape))
+        for dtype, shape, nbytes in layouts:   # each read straight into an array of its own
+            arr = np.empty(shape, dtype=dtype)
+            if nbytes:
+                self._read_into(memoryview(arr).cast("B"), deadline)
+            arrays.append(arr)
         return header, arrays
 
 

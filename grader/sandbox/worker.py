@@ -65,6 +65,7 @@ def run(req_fd: int, resp_fd: int, root: str, limits: dict, uid: int | None) -> 
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails, not the process
         os.chdir(root)
         sys.path[:] = [root] + [p for p in sys.path if p and not p.startswith(_grader_home())]
+        sys.dont_write_bytecode = True   # the student's files are compiled once: no cache
         capture = Capture(int(limits.get("output_kb", 64)) * 1024)
         sys.stdout = sys.stderr = capture
         sys.stdin = io.StringIO()
