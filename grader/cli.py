@@ -113,8 +113,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
     """Grade a folder of submissions into OUT."""
     from grader.batch import run_batch
 
-    done = run_batch(args.submissions, args.out, args.rubric, jobs=args.jobs, force=args.force,
-                     dask=args.dask, progress=not args.no_progress)
+    try:
+        done = run_batch(args.submissions, args.out, args.rubric, jobs=args.jobs,
+                         force=args.force, dask=args.dask, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("\ninterrupted: what was graded is kept; run the same command again to grade "
+              "the rest", file=sys.stderr)
+        return 130
     for note in done.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"{done.total} submissions: {done.graded_now} graded now, {done.skipped} already "

@@ -149,6 +149,33 @@ def test_restart_after_kill_loses_and_duplicates_nothing(folder, tmp_path):
     assert "0 already graded" in forced.stdout
 
 
+def test_ctrl_c_stops_everything_at_once_and_keeps_what_is_graded(folder, tmp_path):
+    """Ctrl-C (SIGINT to the terminal's process group) stops the batch within seconds with a
+    sentence instead of a traceback and no process left behind; the next run finishes."""
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "--jobs",
+           "2", "--no-progress"]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("*/done.json"))) < 3:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    start = time.time()
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and time.time() - start < 10
+    assert "interrupted" in err and "Traceback" not in err
+    time.sleep(0.5)   # then nothing of the session runs (exited ones may await reaping)
+    left = subprocess.run(["ps", "-s", str(proc.pid), "-o", "stat=,args="], capture_output=True,
+                          text=True).stdout.splitlines()
+    assert [line for line in left if not line.startswith("Z")] == []
+    result = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = _gradebook(out)
+    assert len(rows) == len({r["id"] for r in rows}) == len(list(out.glob("*/done.json")))
+
+
 def test_changed_submission_or_damaged_marker_is_graded_again(tmp_path):
     """Resuming regrades a submission whose files changed, or whose marker is damaged."""
     subs, out = tmp_path / "subs", tmp_path / "out"
