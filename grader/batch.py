@@ -1,11 +1,12 @@
 """Grade a folder of submissions: in parallel, isolated, resumable.
 
-Each submission is graded by a task (`grade_task`) that runs in a worker process: a local
-process pool, or a Dask cluster. A task writes the submission's results.json and report.html,
-then, last and atomically, a `done.json` holding its report: that file is the commit point.
-A batch started again skips submissions whose marker matches the rubric and the submission;
-the gradebook and the class summary are always rebuilt from the markers, so a batch killed at
-any moment loses nothing and never duplicates a row.
+Each submission is graded by a task (`grade_task`) that runs in a worker process: local worker
+processes, or a Dask cluster. A task writes the submission's results.json and report.html and
+returns its report; then the batch, and only the batch, appends a line for it to OUT's journal
+(`graded.jsonl`): that line is the commit point. A batch started again skips submissions whose
+line matches the rubric and the submission and whose files are there; the gradebook and the
+class summary are always rebuilt from the journal, so a batch killed at any moment loses
+nothing and never duplicates a row.
 """
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from typing import Iterable
 from grader import archive
 from grader.errors import GraderError
 
-DONE = "done.json"
-MARKER_VERSION = 1
+JOURNAL = "graded.jsonl"
+MARKER_VERSION = 2
+FILES = ("results.json", "report.html")
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,11 @@ def discover(folder: Path) -> tuple[list[Entry], list[str]]:
 
 
 def safe_id(name: str) -> str:
-    """An id usable as a folder name and a CSV cell: other characters become '_'."""
+    """An id usable as a folder name and a CSV cell: other characters become '_' (and the
+    names of the batch's own files get one in front)."""
     cleaned = re.sub(r"[^A-Za-z0-9._@+-]", "_", name).lstrip(".") or "_"
-    return cleaned[:120]
+    cleaned = cleaned[:120]
+    return f"_{cleaned}" if cleaned in (JOURNAL, "gradebook.csv", "summary.html") else cleaned
 
 
 def signature(path: Path) -> str:
@@ -102,19 +106,65 @@ def rubric_signature(rubric_path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_marker(out: Path, entry: Entry, rubric_sig: str) -> dict | None:
-    """The saved report of ``entry`` if it is complete and current, else None (a damaged or
-    stale marker just means: grade again)."""
+def read_journal(out: Path) -> dict[str, dict]:
+    """The last line of the journal for each submission id (a damaged line is skipped: that
+    submission is graded again)."""
+    lines: dict[str, dict] = {}
     try:
-        data = json.loads((out / entry.id / DONE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = (out / JOURNAL).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return lines
+    for line in text.splitlines():
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and data.get("version") == MARKER_VERSION \
+                and isinstance(data.get("id"), str):
+            lines[data["id"]] = data
+    return lines
+
+
+def saved_report(line: dict | None, out: Path, entry: Entry, rubric_sig: str) -> dict | None:
+    """The report a journal line holds if it is current (same submission, same rubric and
+    vectors) and the submission's files are still there; else None: grade it again."""
+    if line is None or line.get("signature") != entry.signature or \
+            line.get("rubric") != rubric_sig:
         return None
-    if not isinstance(data, dict) or data.get("version") != MARKER_VERSION:
+    report = line.get("report")
+    if not isinstance(report, dict) or not isinstance(report.get("checks"), list):
         return None
-    if data.get("signature") != entry.signature or data.get("rubric") != rubric_sig:
+    if not all((out / entry.id / name).is_file() for name in FILES):
         return None
-    report = data.get("report")
-    return report if isinstance(report, dict) and "checks" in report else None
+    return report
+
+
+class Journal:
+    """OUT's journal, appended to by the batch process alone: one line per submission graded,
+    each written whole with one system call (a batch killed mid-line leaves a line that is
+    skipped, and the next batch starts on a fresh line)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        if os.fstat(self.fd).st_size:
+            with open(path, "rb") as f:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    os.write(self.fd, b"\n")
+
+    def add(self, entry: Entry, rubric_sig: str, report: dict) -> None:
+        line = json.dumps({"version": MARKER_VERSION, "id": entry.id,
+                           "signature": entry.signature, "rubric": rubric_sig,
+                           "report": report}) + "\n"
+        os.write(self.fd, line.encode())
+
+    def close(self, keep: list[dict] | None = None) -> None:
+        """Stop appending; with ``keep``, rewrite the journal with exactly those lines (none
+        superseded, none of submissions no longer in the folder)."""
+        os.close(self.fd)
+        if keep is not None:
+            _write(self.path, "".join(json.dumps(line) + "\n" for line in keep))
 
 
 # --- the task, run in a worker process --------------------------------------------------------
@@ -144,20 +194,23 @@ class _Worker:
 
 def grade_task(rubric_path: str, entry: Entry, out: str, rubric_sig: str) -> dict:
     """Grade one submission and write its files; returns the compact form of its report."""
-    from grader import render
     from grader.grade import grade_path
 
     worker = _Worker.get(rubric_path)
-    folder = Path(out) / entry.id
     report = grade_path(entry.path, worker.rubric, worker.vectors, worker.zygote,
                         hide=(Path(out).resolve(),), name=entry.id)
+    write_files(Path(out) / entry.id, report, worker.rubric)
+    return compact(report.to_dict())
+
+
+def write_files(folder: Path, report, rubric) -> None:
+    """A submission's results.json (Gradescope) and report.html."""
+    from grader import render
+
     folder.mkdir(parents=True, exist_ok=True)
-    results = render.gradescope(report, worker.rubric.gradescope_hidden_visibility)
-    _write(folder / "results.json", render.results_json(results))
-    _write(folder / "report.html", render.html(report))
-    data = report.to_dict()
-    _write_marker(Path(out), entry, rubric_sig, data)  # last: the commit point
-    return compact(data)
+    results = render.gradescope(report, rubric.gradescope_hidden_visibility)
+    _write(folder / FILES[0], render.results_json(results))
+    _write(folder / FILES[1], render.html(report))
 
 
 def _write(path: Path, text: str) -> None:
@@ -169,16 +222,19 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _task_failed(rubric, entry: Entry, reason: str) -> dict:
+def _task_failed(rubric, entry: Entry, out: Path, reason: str) -> dict:
+    """The row of a submission no worker could grade, with its files written here."""
     from grader.report import rejected
 
-    return rejected(rubric, entry.id, reason).to_dict()
+    report = rejected(rubric, entry.id, reason)
+    write_files(out / entry.id, report, rubric)
+    return compact(report.to_dict())
 
 
 def run_batch(submissions: Path, out: Path, rubric_path: Path, jobs: int | None = None,
               force: bool = False, dask: str | None = None, progress: bool = True) -> Summary:
     """Grade every submission in ``submissions`` into ``out``; then write the gradebook and the
-    class summary from every submission's marker."""
+    class summary from the journal's reports."""
     from grader import rubric as rubric_mod
 
     rubric_path = rubric_path.resolve()
@@ -186,29 +242,36 @@ def run_batch(submissions: Path, out: Path, rubric_path: Path, jobs: int | None 
     out.mkdir(parents=True, exist_ok=True)
     entries, notes = discover(submissions)
     rubric_sig = rubric_signature(rubric_path)
+    journal = {} if force else read_journal(out)
     reports: dict[str, dict] = {}
     for entry in entries:
-        saved = None if force else read_marker(out, entry, rubric_sig)
+        saved = saved_report(journal.get(entry.id), out, entry, rubric_sig)
         if saved is not None:
             reports[entry.id] = compact(saved)
     todo = [e for e in entries if e.id not in reports]
     bar = _progress(len(todo), progress)
+    log = Journal(out / JOURNAL)
 
     def done(entry: Entry, report: dict) -> None:
         if "_failed" in report:
-            report = _task_failed(rub, entry, report["_failed"])
-            _write_marker(out, entry, rubric_sig, report)
-        reports[entry.id] = compact(report)
+            report = _task_failed(rub, entry, out, report["_failed"])
+        reports[entry.id] = report
+        log.add(entry, rubric_sig, report)   # the commit point: after its files are written
         bar.update(1)
 
     from grader import executors
 
     runner = executors.run_dask(dask, str(rubric_path), str(out), rubric_sig) if dask else \
         executors.run_local(str(rubric_path), str(out), rubric_sig, jobs or os.cpu_count() or 1)
+    finished = False
     try:
         runner(todo, done)
+        finished = True
     finally:
         bar.close()
+        log.close([{"version": MARKER_VERSION, "id": e.id, "signature": e.signature,
+                    "rubric": rubric_sig, "report": reports[e.id]}
+                   for e in entries if e.id in reports] if finished else None)
     ordered = [reports[e.id] for e in entries if e.id in reports]
     write_gradebook(out / "gradebook.csv", rub, ordered)
     from grader.summary import summary_html
@@ -228,13 +291,6 @@ def compact(report: dict) -> dict:
                                        "mistakes")}
     keep["checks"] = [{k: c.get(k) for k in CHECK_FIELDS} for c in report.get("checks", [])]
     return keep
-
-
-def _write_marker(out: Path, entry: Entry, rubric_sig: str, report: dict) -> None:
-    folder = out / entry.id
-    folder.mkdir(parents=True, exist_ok=True)
-    _write(folder / DONE, json.dumps({"version": MARKER_VERSION, "signature": entry.signature,
-                                      "rubric": rubric_sig, "report": report}))
 
 
 def write_gradebook(path: Path, rubric, reports: Iterable[dict]) -> None:

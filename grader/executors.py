@@ -58,7 +58,7 @@ def run_local(rubric_path: str, out: str, rubric_sig: str, jobs: int,
                     for w in workers:
                         w.feed(pending)
             finished = True
-        finally:   # interrupted: stop at once; what is graded has its marker already
+        finally:   # interrupted: stop at once; what is graded is in the journal already
             for w in workers:
                 w.stop(wait=finished)
     return run

@@ -117,8 +117,8 @@ def test_nothing_escapes_the_sandbox(folder, graded):
         assert not (graded / "pwned.txt").exists()
         left = subprocess.run(["ps", "-eo", "uid="], capture_output=True, text=True).stdout
         assert not [u for u in left.split() if 61000 <= int(u) < 61256]
-    report = json.loads((graded / "hostile-reads_files" / "done.json").read_text())["report"]
-    assert "hidden.npz" not in report["output"], report["output"]
+    for name in ("report.html", "results.json"):   # what it printed is in its report
+        assert "hidden.npz" not in (graded / "hostile-reads_files" / name).read_text()
 
 
 def test_restart_after_kill_loses_and_duplicates_nothing(folder, tmp_path):
@@ -130,20 +130,21 @@ def test_restart_after_kill_loses_and_duplicates_nothing(folder, tmp_path):
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and len(list(out.glob("*/done.json"))) < 4:
+    while time.time() < deadline and len(_journal_ids(out)) < 4:
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    first = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/done.json")}
+    first = {sid: (out / sid / "results.json").stat().st_mtime_ns for sid in _journal_ids(out)}
     assert 4 <= len(first) < len([p for p in folder.iterdir() if p.name != "readme.txt"])
     assert not (out / "gradebook.csv").exists()
     result = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert f"{len(first)} already graded" in result.stdout
     rows = _gradebook(out)
-    assert len(rows) == len({r["id"] for r in rows}) == len(list(out.glob("*/done.json")))
+    assert len(rows) == len({r["id"] for r in rows}) == len(_journal_ids(out))
+    assert len((out / "graded.jsonl").read_text().splitlines()) == len(rows)  # none superseded
     for sid, mtime in first.items():  # what was done was not graded again
-        assert (out / sid / "done.json").stat().st_mtime_ns == mtime
+        assert (out / sid / "results.json").stat().st_mtime_ns == mtime
     forced = subprocess.run(cmd + ["--force"], env=env, cwd=ROOT, capture_output=True,
                             text=True, timeout=600)
     assert "0 already graded" in forced.stdout
@@ -159,7 +160,7 @@ def test_ctrl_c_stops_everything_at_once_and_keeps_what_is_graded(folder, tmp_pa
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
-    while time.time() < deadline and len(list(out.glob("*/done.json"))) < 3:
+    while time.time() < deadline and len(_journal_ids(out)) < 3:
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGINT)
     start = time.time()
@@ -173,22 +174,45 @@ def test_ctrl_c_stops_everything_at_once_and_keeps_what_is_graded(folder, tmp_pa
     result = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     rows = _gradebook(out)
-    assert len(rows) == len({r["id"] for r in rows}) == len(list(out.glob("*/done.json")))
+    assert len(rows) == len({r["id"] for r in rows}) == len(_journal_ids(out))
 
 
-def test_changed_submission_or_damaged_marker_is_graded_again(tmp_path):
-    """Resuming regrades a submission whose files changed, or whose marker is damaged."""
+def test_changed_submission_damaged_line_or_missing_report_is_graded_again(tmp_path):
+    """Resuming regrades a submission whose files changed, whose journal line is damaged
+    (a batch killed mid-line), or whose report was deleted; and only those."""
     subs, out = tmp_path / "subs", tmp_path / "out"
-    for name in ("a", "b"):
+    for name in ("a", "b", "c", "d"):
         shutil.copytree(SUBMISSIONS / "correct" / "matmul" / "mytorch", subs / name / "mytorch")
     run_cli("batch", str(subs), "--out", str(out), "--jobs", "1")
-    (out / "a" / "done.json").write_text("{not json")
+    journal = out / "graded.jsonl"
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join(line if '"id": "a"' not in line else line[:len(line) // 2]
+                                 for line in lines))   # a's line torn, and no final newline
     linear = subs / "b" / "mytorch" / "nn" / "linear.py"
     linear.write_text(linear.read_text().replace("return Z", "return -Z", 1))
+    (out / "c" / "report.html").unlink()
     again = run_cli("batch", str(subs), "--out", str(out), "--jobs", "1")
-    assert "2 graded now, 0 already graded" in again.stdout
+    assert "3 graded now, 1 already graded" in again.stdout
     rows = {r["id"]: r for r in _gradebook(out)}
     assert rows["a"]["total"] == "100" and rows["b"]["Z_values"] == "0"
+    assert (out / "c" / "report.html").is_file()
+    assert sorted(_journal_ids(out)) == ["a", "b", "c", "d"]
+    assert "3 graded now" not in run_cli("batch", str(subs), "--out", str(out)).stdout
+
+
+def _journal_ids(out: Path) -> list[str]:
+    """The ids with a complete line in the batch's journal."""
+    ids = []
+    try:
+        text = (out / "graded.jsonl").read_text()
+    except OSError:
+        return ids
+    for line in text.splitlines():
+        try:
+            ids.append(json.loads(line)["id"])
+        except ValueError:
+            pass
+    return sorted(set(ids))
 
 
 @pytest.mark.slow
@@ -261,3 +285,28 @@ def test_local_runner_survives_dying_workers_and_grader_errors(tmp_path):
         if i.startswith("s"):
             assert got[i][0]["submission"] == i
             assert len((tmp_path / f"{i}.attempts").read_text().split()) == 1
+
+
+def test_submission_no_worker_could_grade_gets_its_row_and_report(tmp_path, monkeypatch):
+    """A submission recorded as failed by the runner (it killed its grader twice) gets a row
+    with status rejected and the reason, a results.json and a report.html, and is not
+    graded again by the next batch."""
+    from grader import executors
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    shutil.copytree(SUBMISSIONS / "correct" / "matmul" / "mytorch", subs / "eve" / "mytorch")
+
+    def failing(*_args):
+        return lambda entries, done: [done(e, {"_failed": "the grader process running this "
+                                                           "submission was killed (by it?)"})
+                                      for e in entries]
+
+    monkeypatch.setattr(executors, "run_local", failing)
+    first = batch.run_batch(subs, out, ROOT / "rubric.yaml", progress=False)
+    assert (first.graded_now, first.errored) == (1, 1)
+    (row,) = _gradebook(out)
+    assert (row["id"], row["status"], row["total"]) == ("eve", "rejected", "0")
+    results = json.loads((out / "eve" / "results.json").read_text())
+    assert "killed" in results["output"] and "killed" in (out / "eve" / "report.html").read_text()
+    again = batch.run_batch(subs, out, ROOT / "rubric.yaml", progress=False)
+    assert (again.graded_now, again.skipped) == (0, 1)
