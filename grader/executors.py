@@ -31,7 +31,7 @@ def run_local(rubric_path: str, out: str, rubric_sig: str, jobs: int,
         ctx = multiprocessing.get_context("spawn")   # no fork of a threaded process
         pending = collections.deque(entries)
         strikes: dict[str, int] = collections.Counter()
-        workers = [_Worker(ctx, task, (rubric_path, out, rubric_sig))
+        workers = [_WorkerProcess(ctx, task, (rubric_path, out, rubric_sig))
                    for _ in range(max(1, min(jobs, len(entries))))]
         finished = False
         try:
@@ -64,7 +64,7 @@ def run_local(rubric_path: str, out: str, rubric_sig: str, jobs: int,
     return run
 
 
-class _Worker:
+class _WorkerProcess:
     """One worker process and the entries sent to it, oldest (the one running) first."""
 
     def __init__(self, ctx, task: Task, args: tuple[str, str, str]) -> None:

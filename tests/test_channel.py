@@ -101,9 +101,11 @@ def test_pickled_array_refused_without_unpickling(pipe, tmp_path):
 
 @pytest.mark.parametrize("spec", [["<U3", [2]], ["|V8", [1]], ["<M8[D]", [1]], ["<f8", [2, -1]],
                                   ["<f8", [True]], ["<f8", [2.0]], ["<f8", "2"], "<f8",
-                                  ["<f8", [1] * 33], ["<f8", [2], "x"]],
+                                  ["<f8", [1] * 33], ["<f8", [2], "x"], ["<f8", [0, 2 ** 64]],
+                                  ["<f8", [2 ** 40, 0, 2 ** 40]]],
                          ids=["str", "void", "datetime", "negative", "bool-size", "float-size",
-                              "shape-text", "no-shape", "too-many-dims", "extra"])
+                              "shape-text", "no-shape", "too-many-dims", "extra", "empty-huge-dim",
+                              "empty-huge-size"])
 def test_bad_array_entry_refused(pipe, spec):
     """An array entry that is not a numeric dtype with a list of non-negative integer sizes
     is ChannelCorrupt."""

@@ -190,7 +190,10 @@ class FrameReader:
             layouts.append(layout)
         arrays = []
         for dtype, shape, nbytes in layouts:   # each read straight into an array of its own
-            arr = np.empty(shape, dtype=dtype)
+            try:
+                arr = np.empty(shape, dtype=dtype)
+            except (ValueError, OverflowError):   # no bytes, but sizes numpy cannot hold
+                raise ChannelCorrupt(f"bad array shape {str(list(shape))[:80]}") from None
             if nbytes:
                 self._read_into(memoryview(arr).cast("B"), deadline)
             arrays.append(arr)
