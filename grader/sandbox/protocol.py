@@ -8,7 +8,6 @@ its objects or exhaust its memory.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
