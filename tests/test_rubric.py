@@ -65,36 +65,11 @@ def test_missing_layer_class(tmp_path):
     assert "layer.class: missing" in msg
 
 
-def test_points_wrong_type(tmp_path):
-    """points: "five" is refused as not a number, naming the check's points key."""
-    def change(d):
-        d["checks"][check_index(d, "Z_values")]["points"] = "five"
-    msg = refused(mutated(tmp_path, change))
-    assert f"checks[{check_index(BASE, 'Z_values')}].points: expected a number" in msg
-    assert "'five'" in msg
-
-
-def test_negative_points(tmp_path):
-    """Negative points are refused."""
-    def change(d):
-        d["checks"][check_index(d, "Z_values")]["points"] = -5
-    msg = refused(mutated(tmp_path, change))
-    assert f"checks[{check_index(BASE, 'Z_values')}].points: must be a finite number >= 0" in msg
-
-
 def test_nan_points(tmp_path):
     """points: .nan is refused (it would make every total score NaN)."""
     path = mutated(tmp_path, lambda d: d["checks"][0].__setitem__("points", math.nan))
     msg = refused(path)
     assert "checks[0].points" in msg
-
-
-def test_duplicate_check_id(tmp_path):
-    """Two checks with the same id are refused, naming the id."""
-    def change(d):
-        d["checks"][check_index(d, "Z_values")]["id"] = "Z_shape"
-    msg = refused(mutated(tmp_path, change))
-    assert f"checks[{check_index(BASE, 'Z_values')}].id: duplicate check id 'Z_shape'" in msg
 
 
 def test_duplicate_case_name(tmp_path):
@@ -103,30 +78,34 @@ def test_duplicate_case_name(tmp_path):
     assert "cases[1].name: duplicate case name 'small'" in msg
 
 
-def test_unknown_check_kind(tmp_path):
-    """An unknown check kind is refused, listing the known kinds."""
+# (check id, key, new value, what the message says after "checks[i].key", other words in it)
+CHECK_FIELD_ERRORS = {
+    "points-not-a-number": ("Z_values", "points", "five", ": expected a number", ["'five'"]),
+    "negative-points": ("Z_values", "points", -5, ": must be a finite number >= 0", []),
+    "duplicate-id": ("Z_values", "id", "Z_shape", ": duplicate check id 'Z_shape'", []),
+    "unknown-kind": ("Z_shape", "kind", "shapes", ": unknown kind 'shapes'", ["gradcheck"]),
+    "target-not-in-table1": ("Z_shape", "target", "Y", ": 'Y' has no shape in table1", []),
+    "init-target-not-a-param": ("init_W", "target", "Z", ": 'Z' is not one of the layer's "
+                                "params", []),
+    "unknown-case": ("Z_values", "cases", ["small", "tiny"], ": unknown case 'tiny'", []),
+    "hidden-check-declared-public": ("hidden_Z", "visibility", "public", "",
+                                     ["hidden when it uses hidden cases"]),
+}
+
+
+@pytest.mark.parametrize("cid,key,value,says,also", CHECK_FIELD_ERRORS.values(),
+                         ids=CHECK_FIELD_ERRORS.keys())
+def test_bad_check_field(tmp_path, cid, key, value, says, also):
+    """A wrong value in one check (points that are not a number or negative, a duplicate id,
+    an unknown kind, a target Table 1 or the params do not have, an unknown case, hidden
+    cases in a public check) is refused, naming the check's index and key and what is
+    wrong."""
     def change(d):
-        d["checks"][check_index(d, "Z_shape")]["kind"] = "shapes"
+        d["checks"][check_index(d, cid)][key] = value
     msg = refused(mutated(tmp_path, change))
-    assert f"checks[{check_index(BASE, 'Z_shape')}].kind: unknown kind 'shapes'" in msg
-    assert "gradcheck" in msg
-
-
-def test_target_without_table1_shape(tmp_path):
-    """A check target that Table 1 does not list is refused."""
-    def change(d):
-        d["checks"][check_index(d, "Z_shape")]["target"] = "Y"
-    msg = refused(mutated(tmp_path, change))
-    assert f"checks[{check_index(BASE, 'Z_shape')}].target: 'Y' has no shape in table1" in msg
-
-
-def test_init_check_target_not_a_param(tmp_path):
-    """An init check on something that is not a parameter is refused."""
-    def change(d):
-        d["checks"][check_index(d, "init_W")]["target"] = "Z"
-    msg = refused(mutated(tmp_path, change))
-    assert f"checks[{check_index(BASE, 'init_W')}].target: 'Z' is not one of the layer's " \
-           "params" in msg
+    assert f"checks[{check_index(BASE, cid)}].{key}{says}" in msg
+    for words in also:
+        assert words in msg
 
 
 def test_init_rule_for_a_non_param(tmp_path):
@@ -162,23 +141,6 @@ def test_negative_seed(tmp_path):
     """A negative case seed is refused at load time (numpy's default_rng rejects it later)."""
     msg = refused(mutated(tmp_path, lambda d: d["cases"][0].__setitem__("seed", -1)))
     assert "cases[0].seed" in msg
-
-
-def test_check_selects_unknown_case(tmp_path):
-    """A check listing a case that does not exist is refused, naming that case."""
-    def change(d):
-        d["checks"][check_index(d, "Z_values")]["cases"] = ["small", "tiny"]
-    msg = refused(mutated(tmp_path, change))
-    assert f"checks[{check_index(BASE, 'Z_values')}].cases: unknown case 'tiny'" in msg
-
-
-def test_hidden_check_declared_public(tmp_path):
-    """A check on hidden cases cannot be declared public."""
-    def change(d):
-        d["checks"][check_index(d, "hidden_Z")]["visibility"] = "public"
-    msg = refused(mutated(tmp_path, change))
-    assert f"checks[{check_index(BASE, 'hidden_Z')}].visibility" in msg
-    assert "hidden when it uses hidden cases" in msg
 
 
 def test_invalid_yaml(tmp_path):
