@@ -175,9 +175,9 @@ class _Worker:
     current: "_Worker | None" = None
 
     def __init__(self, rubric_path: str) -> None:
-        from grader.sandbox.client import Zygote
+        from grader.sandbox.backend import open_sandbox
 
-        self.zygote = Zygote()
+        self.zygote = open_sandbox(prestart=True)
         from grader import rubric as rubric_mod
         from grader import vectors as vectors_mod
 

@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from grader import workspace
+
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
@@ -51,7 +53,7 @@ def bench_grade(scenarios: dict[str, tuple[list[str], dict, Path]], repeats: int
         print(f"{name:38s} median {median * 1000:7.1f} ms  ratio {median / base:.2f}x "
               f"(target <= 1.5x)")
     user = "root: student code as a sandbox user, in the fork server's narrow view" \
-        if os.geteuid() == 0 else "an ordinary user"
+        if workspace.is_root() else "an ordinary user"
     print(f"(as {user}; {os.cpu_count()} cores)")
 
 
@@ -157,7 +159,7 @@ def bench_batch(rubric: Path, n: int, naive_sample: int, memory_sizes: tuple[int
                   f"(whole process tree; {size / seconds:.1f} submissions/s)")
         print(f"memory ratio {memory_sizes[1]} / {memory_sizes[0]} = {peaks[1] / peaks[0]:.2f}x "
               f"(target <= 1.2x)")
-    user = "root: each submission as a sandbox user" if os.geteuid() == 0 else "an ordinary user"
+    user = "root: each submission as a sandbox user" if workspace.is_root() else "an ordinary user"
     print(f"(as {user}; {os.cpu_count()} cores)")
 
 

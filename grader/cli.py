@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,10 @@ from grader.errors import GraderError
 def main(argv: list[str] | None = None) -> int:
     """Run one verb; 0 on success, 2 on a grader or configuration error."""
     args = _parser().parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):  # a Windows console or pipe that cannot show ✓
+        if hasattr(stream, "reconfigure") and (stream.encoding or "").lower() not in (
+                "utf-8", "utf8"):
+            stream.reconfigure(errors="replace")
     try:
         return args.func(args)
     except GraderError as exc:
@@ -72,17 +77,19 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from grader.output import Outputs, Renderer, emit
     from grader.trace import mark
 
-    renderer = Renderer() if not args.quiet or args.html or args.json else None
+    # templates load in a forked process meanwhile, where the OS can fork (not Windows)
+    forks = hasattr(os, "fork") and (not args.quiet or args.html or args.json)
+    renderer = Renderer() if forks else None
     report, rub = None, None
     try:
-        from grader.sandbox.client import Zygote
+        from grader.sandbox.backend import open_sandbox
 
         mark("numpy imported")
-        zygote = Zygote()  # before anything secret is loaded into this process
+        sandbox = open_sandbox()  # before anything secret is loaded into this process
         try:
-            report, rub = _grade_one(args, zygote)
+            report, rub = _grade_one(args, sandbox)
         finally:
-            zygote.close(wait=False)  # this process exits next; the server follows on its own
+            sandbox.close(wait=False)  # this process exits next; the server follows on its own
     finally:
         if renderer is not None and report is None:
             renderer.cancel()
@@ -99,14 +106,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _grade_one(args: argparse.Namespace, zygote):
+def _grade_one(args: argparse.Namespace, sandbox):
     from grader import rubric, vectors
     from grader.grade import grade_path
 
     rub = rubric.load(args.rubric)
     if not args.submission.exists():
         raise GraderError(f"{args.submission}: no such folder or archive")
-    return grade_path(args.submission, rub, vectors.VectorSet(rub), zygote), rub
+    return grade_path(args.submission, rub, vectors.VectorSet(rub), sandbox), rub
 
 
 def cmd_batch(args: argparse.Namespace) -> int:

@@ -129,7 +129,7 @@ def _report(rubric: Rubric, name: str, results: tuple[CheckResult, ...],
     dropped = sub.output_dropped + max(0, len(output) - MAX_OUTPUT)
     return Report(rubric.assignment, name, status, score, rubric.max_score, results, summary,
                   details, output[:MAX_OUTPUT], dropped,
-                  any(c.visibility == "hidden" for c in rubric.checks))
+                  any(c.visibility == "hidden" for c in rubric.checks), sub.zygote.describe())
 
 
 def _crash_summary(rubric: Rubric, failures: list[CaseRun]) -> tuple[str, str]:

@@ -53,6 +53,7 @@ class Report:
     output: str = ""                  # what the student's code printed (truncated)
     output_dropped: int = 0
     has_hidden: bool = False
+    sandbox: str = ""                 # which sandbox ran the code, for the log line
 
     @property
     def mistakes(self) -> list[str]:

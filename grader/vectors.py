@@ -171,11 +171,12 @@ def load(rubric: Rubric) -> dict[str, CaseVectors]:
 def generate(rubric: Rubric) -> list[Path]:
     """Run the reference and its mistake variants on every case (sandboxed, like any
     submission) and write the vectors."""
-    from grader.sandbox.client import Zygote
+    from grader.sandbox.backend import open_sandbox
 
     if rubric.reference_dir is None or not rubric.reference_dir.is_dir():
         raise GraderError(f"{rubric.path}: `reference` must name the reference solution's folder")
-    zygote = Zygote(narrow=False)   # the reference is trusted: it runs as this user
+    # the reference is trusted: it runs as this user
+    zygote = open_sandbox(narrow=False, prestart=True)
     try:
         cases = {}
         for case in rubric.cases:

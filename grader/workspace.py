@@ -29,12 +29,18 @@ class Staged:
 UID_COUNT = 256
 
 
+def is_root() -> bool:
+    """True when grading as root (POSIX only: Windows has no uids, and grades as the user)."""
+    geteuid = getattr(os, "geteuid", None)
+    return geteuid is not None and geteuid() == 0
+
+
 @contextlib.contextmanager
 def uid_lease() -> Iterator[int | None]:
     """As root, a sandbox user id no other grader on this machine holds meanwhile (a lock file
     per uid, so parallel graders, pool workers and Dask workers never share one); None
     otherwise."""
-    if os.geteuid() != 0:
+    if not is_root():
         yield None
         return
     import fcntl
@@ -60,7 +66,7 @@ def uid_lease() -> Iterator[int | None]:
 def scratch_base() -> str | None:
     """As root, the grader's own folder (outside the folders the sandbox covers, such as
     /tmp): sandbox uid locks, and scratch folders under ``scratch``; None otherwise."""
-    if os.geteuid() != 0:
+    if not is_root():
         return None
     base = os.environ.get("NN_GRADER_SCRATCH", "/var/cache/nn-grader")
     if base not in _made:

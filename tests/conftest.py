@@ -32,9 +32,9 @@ def vectors(rubric):
 
 @pytest.fixture(scope="session")
 def zygote():
-    from grader.sandbox.client import Zygote
+    from grader.sandbox.backend import open_sandbox
 
-    z = Zygote()
+    z = open_sandbox()
     yield z
     z.close()
 

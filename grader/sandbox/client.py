@@ -1,7 +1,6 @@
 """Parent side of the sandbox: start the fork server, spawn children, talk to them in time."""
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import select
@@ -51,6 +50,8 @@ class Reply:
 
 class Zygote:
     """Handle on the fork server. Start it before anything secret is loaded in this process."""
+
+    name = "linux"
 
     def __init__(self, narrow: bool | None = None) -> None:
         """``narrow``: children will run as sandbox users, so the server first narrows what
@@ -112,6 +113,11 @@ class Zygote:
         except (ProcessLookupError, ChildProcessError):
             pass
 
+    def describe(self) -> str:
+        """The report's log line."""
+        return "Linux fork server" + (" (a sandbox user of its own, in a narrow view of the "
+                                      "machine)" if self.narrow else "")
+
     def spawn(self, root: Path, limits: dict, uid: int | None = None) -> "Child":
         """Fork a sandboxed child that will import student code from ``root``."""
         reply, fds = self._ask({"op": "spawn", "root": str(root), "limits": limits, "uid": uid},
@@ -144,6 +150,8 @@ class Child:
     reader: protocol.FrameReader = field(init=False)
 
     def __post_init__(self) -> None:
+        import fcntl  # POSIX only, like this class: the portable child has its own
+
         self.reader = protocol.FrameReader(self.resp_fd, MAX_REPLY_BYTES)
         fcntl.fcntl(self.req_fd, fcntl.F_SETFL, fcntl.fcntl(self.req_fd, fcntl.F_GETFL)
                     | os.O_NONBLOCK)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 MAX_HEADER = 1 << 20
+_readv = getattr(os, "readv", None)
 
 
 class ChannelClosed(Exception):
@@ -141,10 +142,23 @@ class FrameReader:
             if left <= 0 or not select.select([self.fd], [], [], left)[0]:
                 raise ChannelTimeout()
 
+    def _recv(self, n: int, deadline: float | None) -> bytes:
+        """At most ``n`` bytes as soon as some are there (b"" at the end of the channel)."""
+        self._wait(deadline)
+        return os.read(self.fd, n)
+
+    def _recv_into(self, view: memoryview, deadline: float | None) -> int:
+        """Read straight into ``view``; the number of bytes read (0 at the end)."""
+        self._wait(deadline)
+        if _readv is not None:
+            return _readv(self.fd, [view])
+        chunk = os.read(self.fd, len(view))   # Windows has no readv
+        view[:len(chunk)] = chunk
+        return len(chunk)
+
     def _fill(self, n: int, deadline: float | None) -> None:
         while len(self.buf) < n:
-            self._wait(deadline)
-            chunk = os.read(self.fd, max(65536, n - len(self.buf)))
+            chunk = self._recv(max(65536, n - len(self.buf)), deadline)
             if not chunk:
                 raise ChannelClosed()
             self.buf += chunk
@@ -163,8 +177,7 @@ class FrameReader:
         view[:done] = self.buf[:done]
         del self.buf[:done]
         while done < len(view):
-            self._wait(deadline)
-            got = os.readv(self.fd, [view[done:]])
+            got = self._recv_into(view[done:], deadline)
             if not got:
                 raise ChannelClosed()
             done += got
@@ -175,9 +188,11 @@ class FrameReader:
         if size > MAX_HEADER:
             raise ChannelCorrupt(f"header of {size} bytes")
         try:
-            header = json.loads(self._take(size, deadline))
+            header = json.loads(self._take(size, deadline), parse_constant=_no_constant)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ChannelCorrupt(f"header is not JSON: {exc}") from None
+            raise ChannelCorrupt(f"header is not JSON: {str(exc)[:200]}") from None
+        except RecursionError:
+            raise ChannelCorrupt("header is nested too deeply") from None
         if not isinstance(header, dict) or not isinstance(header.get("arrays"), list):
             raise ChannelCorrupt("header is not a mapping with a list of arrays")
         layouts, total = [], size
@@ -197,6 +212,11 @@ class FrameReader:
                 self._read_into(memoryview(arr).cast("B"), deadline)
             arrays.append(arr)
         return header, arrays
+
+
+def _no_constant(name: str) -> None:
+    """Headers hold no NaN or infinity: numbers that compare with nothing are refused."""
+    raise ValueError(f"{name} in a header")
 
 
 @dataclass(frozen=True)

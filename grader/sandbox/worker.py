@@ -8,13 +8,17 @@ from __future__ import annotations
 import importlib
 import io
 import os
-import resource
 import signal
 import sys
 import traceback
 from typing import Any, NoReturn
 
 from grader.sandbox import linux, protocol
+
+try:  # POSIX only; imported here, while the process may still read the whole interpreter
+    import resource
+except ImportError:  # Windows: the parent's wall-time limit is what holds
+    resource = None
 
 REQ_FD, RESP_FD = 3, 4
 
@@ -50,32 +54,47 @@ class Capture(io.TextIOBase):
 
 
 def run(req_fd: int, resp_fd: int, root: str, limits: dict, uid: int | None) -> NoReturn:
-    """Set the process up as a sandbox and serve requests until the parent closes the channel."""
+    """Linux fork server's child: set the process up as a sandbox and serve requests until
+    the parent closes the channel."""
     _isolate_fds(req_fd, resp_fd)
     try:
         os.setsid()  # own process group (killed as one) and no controlling terminal
-        if uid is not None:  # root: an unprivileged user of its own, in the fork server's
-            # narrow view, whose only writable folder is its scratch folder
-            os.environ["TMPDIR"] = os.path.dirname(os.path.realpath(root))
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-        linux.die_with_parent()  # after setuid, which clears it
-        _set_limits(limits, dedicated_user=uid is not None)
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails, not the process
-        os.chdir(root)
-        sys.path[:] = [root] + [p for p in sys.path if p and not p.startswith(_grader_home())]
-        sys.dont_write_bytecode = True   # the student's files are compiled once: no cache
-        capture = Capture(int(limits.get("output_kb", 64)) * 1024)
-        sys.stdout = sys.stderr = capture
-        sys.stdin = io.StringIO()
+        capture = prepare(root, limits, uid, linux.die_with_parent)
     except Exception as exc:  # report set-up failures instead of dying silently
         protocol.write_frame(RESP_FD, {"ok": False, "error": {
             "type": type(exc).__name__, "message": f"sandbox set-up failed: {exc}"}})
         os._exit(70)
-    protocol.write_frame(RESP_FD, {"ok": True, "ready": True})
+    serve(protocol.FrameReader(REQ_FD, 1 << 30), RESP_FD, capture, root)
+
+
+def prepare(root: str, limits: dict, uid: int | None, after_setuid=None) -> Capture:
+    """Become the sandbox: as root, an unprivileged user of its own whose only writable folder
+    is its scratch folder; limits; the submission's folder as the working directory and first
+    on the import path; output captured. Returns the capture."""
+    if uid is not None:
+        os.environ["TMPDIR"] = os.path.dirname(os.path.realpath(root))
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    if after_setuid is not None:
+        after_setuid()  # e.g. the parent-death signal, which setuid clears
+    _set_limits(limits, dedicated_user=uid is not None)
+    if hasattr(signal, "SIGXFSZ"):  # an oversized write fails, not the process
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    os.chdir(root)
+    home = _grader_home()   # the grader's own folder leaves the path (not a venv inside it)
+    sys.path[:] = [root] + [p for p in sys.path if p and os.path.abspath(p) != home]
+    sys.dont_write_bytecode = True   # the student's files are compiled once: no cache
+    capture = Capture(int(limits.get("output_kb", 64)) * 1024)
+    sys.stdout = sys.stderr = capture
+    sys.stdin = io.StringIO()
+    return capture
+
+
+def serve(reader: protocol.FrameReader, resp_fd: int, capture: Capture, root: str) -> NoReturn:
+    """Greet, then answer requests (alone or as scripts) until the channel closes."""
+    protocol.write_frame(resp_fd, {"ok": True, "ready": True})
     state = {"root": os.path.realpath(root)}
-    reader = protocol.FrameReader(REQ_FD, 1 << 30)
     while True:
         try:
             header, arrays = reader.read()
@@ -92,7 +111,7 @@ def run(req_fd: int, resp_fd: int, root: str, limits: dict, uid: int | None) -> 
                 continue
             text, dropped = capture.take()
             head.update(out=text, out_dropped=dropped, step=k)
-            protocol.write_frame(RESP_FD, head, out_arrays)
+            protocol.write_frame(resp_fd, head, out_arrays)
             if not head.get("ok"):
                 break
 
@@ -118,14 +137,32 @@ def _isolate_fds(req_fd: int, resp_fd: int) -> None:
     os.closerange(RESP_FD + 1, 1 << 16)
 
 
+def limits_available() -> list[str]:
+    """The limits this OS lets a process set on itself, in words for the report's log line."""
+    if resource is None:
+        return []
+    return ["CPU", "file size"] + (["memory"] if _address_space() is not None else [])
+
+
+def _address_space() -> int | None:
+    """This process's virtual memory size in bytes, where the OS tells it (Linux's /proc);
+    elsewhere (macOS, which does not enforce RLIMIT_AS anyway) None: no memory limit."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _set_limits(limits: dict, dedicated_user: bool) -> None:
-    page = os.sysconf("SC_PAGE_SIZE")
-    with open("/proc/self/statm") as f:
-        current = int(f.read().split()[0]) * page
-    budget = current + int(limits.get("memory_mb", 1024)) * (1 << 20)
-    settings = [(resource.RLIMIT_AS, budget), (resource.RLIMIT_CORE, 0),
-                (resource.RLIMIT_FSIZE, 1 << 20),
+    if resource is None:
+        return
+    settings = [(resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, 1 << 20),
                 (resource.RLIMIT_CPU, int(limits.get("cpu_seconds", 60)))]
+    current = _address_space()
+    if current is not None:
+        budget = current + int(limits.get("memory_mb", 1024)) * (1 << 20)
+        settings.append((resource.RLIMIT_AS, budget))
     if dedicated_user:
         settings.append((resource.RLIMIT_NPROC, 1))  # no forking as the sandbox user
     for which, value in settings:
