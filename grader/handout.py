@@ -122,6 +122,7 @@ def build_archive(rubric: Rubric, handout_dir: Path, dest: Path) -> Path:
     files[f"vectors/{MANIFEST}"] = (json.dumps(
         {"files": {public: manifest["files"][public]}}, indent=2, sort_keys=True) + "\n").encode()
     files["Makefile"] = (ASSETS / "student.mk").read_bytes()
+    files["grade.py"] = (ASSETS / "student-grade.py").read_bytes()
     files["README.md"] = (ASSETS / "student-README.md").read_bytes()
     files["requirements.txt"] = (ASSETS / "student-requirements.txt").read_bytes()
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -72,3 +72,58 @@ def test_archive_is_reproducible(tmp_path):
     for out in (first, second):
         run_cli("handout", "--out", str(tmp_path / "skel"), "--archive", str(out))
     assert first.read_bytes() == second.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def unpacked(tmp_path_factory):
+    """The student archive, unpacked as a student would."""
+    tmp = tmp_path_factory.mktemp("student")
+    archive = tmp / "handout.tar.gz"
+    result = run_cli("handout", "--out", str(tmp / "skel"), "--archive", str(archive))
+    assert result.returncode == 0, result.stderr
+    with tarfile.open(archive) as tf:
+        tf.extractall(tmp / "unpacked", filter="data")
+    return tmp / "unpacked" / "handout"
+
+
+def _student_env(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "NN_GRADER_SANDBOX", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    return dict(env, NO_COLOR="1", **extra)
+
+
+@pytest.mark.parametrize("backend", ["", "portable"])
+def test_grade_py_does_what_make_grade_does(unpacked, backend):
+    """`python grade.py` (no make: macOS, Windows) grades the skeleton, with either sandbox."""
+    env = _student_env(**({"NN_GRADER_SANDBOX": backend} if backend else {}))
+    done = subprocess.run([sys.executable, "grade.py"], cwd=unpacked, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Score: 0 / 80" in done.stdout
+    assert done.stdout.count("not implemented yet") >= 8
+    if backend:
+        assert "Sandbox: portable" in done.stdout
+
+
+def test_grade_py_without_linux_only_calls(unpacked):
+    """Where fork, /proc, prctl, resource and fcntl do not exist, grade.py still grades, in
+    the portable sandbox, from any working directory."""
+    shim = ROOT / "tests" / "fixtures" / "nolinux"
+    done = subprocess.run([sys.executable, str(unpacked / "grade.py")], cwd=unpacked.parent,
+                          env=_student_env(PYTHONPATH=str(shim)), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Score: 0 / 80" in done.stdout and "Sandbox: portable" in done.stdout
+
+
+def test_grade_py_tells_an_old_python_what_to_install(unpacked):
+    """macOS's own python3 is 3.9: one sentence saying what to install, no traceback."""
+    run = ("import runpy, sys\n"
+           "sys.version_info = (3, 9, 6, 'final', 0)\n"
+           f"runpy.run_path({str(unpacked / 'grade.py')!r}, run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", run], env=_student_env(), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert "needs Python 3.10 or newer, but this is Python 3.9" in done.stderr
+    assert "https://www.python.org/downloads/" in done.stderr
+    assert "Traceback" not in done.stderr
