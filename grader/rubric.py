@@ -373,8 +373,9 @@ def _check_moments(r: Reader, rule: InitRule, dims: dict[str, int]) -> None:
             r.fail(str(exc), key)
         if not (abs(value) < float("inf") and (value > 0 or not positive)):
             bound = "finite and > 0" if positive else "finite"
-            said = "" if expr.number(text) is not None else f"{text!r} is {value:g} here; "
-            r.fail(f"{said}it must be {bound}, not {value:g}", key)
+            if expr.number(text) is None:
+                r.fail(f"{text!r} is {value:g} with these dims; it must be {bound}", key)
+            r.fail(f"must be {bound}, not {value:g}", key)
 
 
 def _check_scales(top: Reader, layer: Layer, cases: tuple[Case, ...]) -> None:
@@ -388,9 +389,10 @@ def _check_scales(top: Reader, layer: Layer, cases: tuple[Case, ...]) -> None:
             except GraderError as exc:
                 top.fail(f"{exc} (case {case.name})", key)
             if not (value != 0 and abs(value) < float("inf")):
-                said = "" if expr.number(scale) is not None else \
-                    f"{scale!r} is {value:g} in case {case.name}; "
-                top.fail(f"{said}it must be finite and not 0, not {value:g}", key)
+                if expr.number(scale) is None:
+                    top.fail(f"{scale!r} is {value:g} in case {case.name}; it must be finite "
+                             "and not 0", key)
+                top.fail(f"must be finite and not 0, not {value:g}", key)
 
 
 def _cases(top: Reader, symbols: set[str]) -> tuple[Case, ...]:
