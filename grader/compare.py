@@ -43,6 +43,11 @@ def as_float(arr: np.ndarray) -> np.ndarray | None:
     return None
 
 
+def finite(arr: np.ndarray) -> bool:
+    """No NaN or inf in ``arr`` (integer and boolean arrays always qualify)."""
+    return arr.dtype.kind not in "fc" or bool(np.isfinite(arr).all())
+
+
 def compare(got: np.ndarray, expected: np.ndarray, atol: float, rtol: float) -> Comparison:
     """Element-wise |got - expected| <= atol + rtol * |expected|, like numpy.allclose."""
     g, e = as_float(got), expected.astype(np.float64)
