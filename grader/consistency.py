@@ -4,6 +4,8 @@ differences), are inputs left alone, is backward repeatable and linear in the up
 The probe (grader.probe) makes the extra calls in the sandbox; the judging happens here."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from grader import expr, messages
@@ -12,7 +14,7 @@ from grader.compare import as_float, compare, finite
 from grader.diagnose import hint
 from grader.probe import GRAD_RTOL, Probe
 from grader.report import CheckResult
-from grader.rubric import Check
+from grader.rubric import Check, resolve_shape
 from grader.runner import changed_inputs
 from grader.sandbox.protocol import Value
 
@@ -164,8 +166,11 @@ def judge_linearity(check: Check, ctx: Context, case: str) -> Verdict:
     problems, upstream, compared = [], ctx.rubric.layer.backward.inputs[0], 0
     for name, first in p.first.items():
         trio = (first, p.zero.get(name), p.double.get(name))
+        size = math.prod(resolve_shape(ctx.rubric.shape_of(name), ctx.rubric.case(case).dim_map))
+        # shapes and sizes first: only arrays of their Table 1 size are converted and compared,
+        # so the copies are bounded by the rubric, not by what the child sends
         if any(v is None or v.kind != "array" or v.array.shape != first.array.shape
-               for v in trio):  # shapes first: nothing is converted that will not be compared
+               or v.array.size != size for v in trio):
             continue
         f, z, d = (_floats(v) for v in trio)
         if f is None or z is None or d is None:
@@ -177,8 +182,8 @@ def judge_linearity(check: Check, ctx: Context, case: str) -> Verdict:
             problems.append(f"doubling {upstream} does not double {name}")
     if not compared:
         method = ctx.rubric.layer.backward.method
-        return Verdict(False, f"could not check: {method}() must produce arrays of the same "
-                              "shape for every upstream gradient", ran=False)
+        return Verdict(False, f"could not check: {method}() must produce arrays of the Table 1 "
+                              "sizes, of the same shape for every upstream gradient", ran=False)
     if problems:
         return Verdict(False, "; ".join(problems) + ": every gradient must be a linear function "
                               "of the upstream gradient (no constant terms).")
