@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from grader.compare import as_float
+from grader.compare import as_float, finite
 from grader.rubric import shape_words
 
 if TYPE_CHECKING:
@@ -200,7 +200,9 @@ def _init_mistake(ctx: "Context", name: str, got: np.ndarray, want: tuple[int, .
         return hint(ctx, "wrong_shape", hidden, **base)
     g = as_float(got)
     if g is not None and np.any(g != 0):
-        if np.unique(g).size == 1:
+        if not finite(g):   # a mean and std of NaN would describe nothing
+            how = "holds NaN or inf"
+        elif np.unique(g).size == 1:
             how = f"is filled with {g.flat[0]:g}"
         else:
             how = f"looks random (mean {g.mean():.3g}, std {g.std():.3g})"
