@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grader import messages
-from grader.compare import as_float, compare
+from grader.compare import as_float, compare, finite
 from grader.diagnose import Diagnosis, diagnose, diagnose_problem, precision_warning
 from grader.report import CheckResult
 from grader.rubric import Check, Rubric, resolve_shape, shape_words
@@ -159,14 +159,21 @@ def judge_normal_init(ctx: Context, name: str, rule) -> Verdict:
     bad = _unusable(obs, name, ctx, "__init__")
     if bad:
         return bad
-    values = as_float(obs.value.array)
+    layer = _size_words(rule, ctx.rubric.layer.cls)
+    arr, want = obs.value.array, _sample_shape(ctx, name, rule)
+    if want is not None and arr.shape != want:  # before any conversion: a copy costs memory
+        return Verdict(False, f"{name} of {layer} should be "
+                              f"{shape_words(ctx.rubric.shape_of(name))} = {want}, "
+                              f"got {arr.shape}")
+    values = as_float(arr)
     dims = {k: float(v) for k, v in ctx.rubric.init_rule(name).dims}
     if values is None or values.size < 1000:
-        return Verdict(False, f"{name} of {_size_words(rule, ctx.rubric.layer.cls)} is "
-                              f"{obs.value.describe()}")
+        return Verdict(False, f"{name} of {layer} is {obs.value.describe()}")
+    where = f"measured on {layer}"
+    if not finite(values):  # every statistic would be NaN, and NaN fails no comparison
+        return Verdict(False, f"{name} holds NaN or inf after __init__ ({where})")
     want_mean, want_std = expr.evaluate(rule.mean, dims), expr.evaluate(rule.std, dims)
     n, mean, std = values.size, float(values.mean()), float(values.std())
-    where = f"measured on {_size_words(rule, ctx.rubric.layer.cls)}"
     if std == 0:
         return Verdict(False, f"{name} is constant ({mean:g}) after __init__ ({where})",
                        diagnosis=hint(ctx, "not_random_init", name=name, std=rule.std))
@@ -183,6 +190,15 @@ def judge_normal_init(ctx: Context, name: str, rule) -> Verdict:
                               f"{kurtosis:.2f}, where a normal distribution has 0 ({where})",
                        diagnosis=hint(ctx, "not_normal", name=name))
     return Verdict(True)
+
+
+def _sample_shape(ctx: Context, name: str, rule) -> tuple[int, ...] | None:
+    """The Table 1 shape of ``name`` in the init rule's large layer (None if Table 1 uses a
+    symbol that is not one of the rule's dims)."""
+    try:
+        return resolve_shape(ctx.rubric.shape_of(name), dict(rule.dims))
+    except KeyError:
+        return None
 
 
 def _size_words(rule, cls: str = "layer") -> str:

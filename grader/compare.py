@@ -43,6 +43,15 @@ def as_float(arr: np.ndarray) -> np.ndarray | None:
     return None
 
 
+def finite(arr: np.ndarray) -> bool:
+    """No NaN or inf in ``arr`` (integer and boolean arrays always qualify). min and max
+    propagate NaN and show an inf, so no array of flags as large as ``arr`` is made."""
+    if arr.dtype.kind not in "fc" or arr.size == 0:
+        return True
+    parts = (arr.real, arr.imag) if arr.dtype.kind == "c" else (arr,)   # views, not copies
+    return all(bool(np.isfinite(p.min()) and np.isfinite(p.max())) for p in parts)
+
+
 def compare(got: np.ndarray, expected: np.ndarray, atol: float, rtol: float) -> Comparison:
     """Element-wise |got - expected| <= atol + rtol * |expected|, like numpy.allclose."""
     g, e = as_float(got), expected.astype(np.float64)

@@ -4,17 +4,22 @@ differences), are inputs left alone, is backward repeatable and linear in the up
 The probe (grader.probe) makes the extra calls in the sandbox; the judging happens here."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from grader import expr, messages
 from grader.checks import Context, Verdict, aggregate
-from grader.compare import as_float, compare
+from grader.compare import as_float, compare, finite
 from grader.diagnose import hint
 from grader.probe import GRAD_RTOL, Probe
 from grader.report import CheckResult
-from grader.rubric import Check
+from grader.rubric import Check, resolve_shape
 from grader.runner import changed_inputs
 from grader.sandbox.protocol import Value
+
+NONFINITE = ("every value must be a finite number (look for a division by zero, or an array "
+             "made with np.empty or filled with NaN and never filled in)")
 
 # --- judges -----------------------------------------------------------------------------------
 
@@ -34,21 +39,10 @@ def judge_gradcheck(check: Check, ctx: Context, case: str) -> Verdict:
     p = ctx.probes[case]
     if p.problem:
         return _not_run(ctx, p)
-    dims = {k: float(v) for k, v in ctx.rubric.case(case).dims}
-    bad, unusable = [], []
-    for wrt, grad, scale in ctx.rubric.layer.gradients:
-        value = p.first.get(grad)
-        base = ctx.runs[case].inputs[wrt] if case in ctx.runs else None
-        arr = value.array if value is not None and value.kind == "array" else None
-        if arr is None or as_float(arr) is None or base is None or arr.size != base.size:
-            unusable.append(f"{grad} ({value.describe() if value else 'missing'})")
-            continue
-        g = as_float(arr).reshape(base.shape) / expr.evaluate(scale, dims)
-        errors = [abs(float(np.vdot(g, v)) - n) / max(abs(n), abs(float(np.vdot(g, v))), 1e-8)
-                  for v, n in p.numeric[wrt]]
-        if max(errors) > GRAD_RTOL:
-            scaled = "" if scale.strip() == "1" else f", this layer's {grad} being {scale} times it"
-            bad.append(f"{grad} (relative error {max(errors):.2g}{scaled})")
+    numeric_ok = all(np.isfinite(n) for pairs in p.numeric.values() for _, n in pairs)
+    bad, unusable, nonfinite = _gradient_errors(ctx, case, p, numeric_ok)
+    if nonfinite or not numeric_ok:
+        return Verdict(False, _nonfinite_gradcheck(ctx, nonfinite, p.forward_nonfinite))
     forward_ok = _forward_matches(ctx, case)
     if unusable and not bad:
         return Verdict(False, "could not check " + ", ".join(unusable) + ": backward must "
@@ -65,6 +59,56 @@ def judge_gradcheck(check: Check, ctx: Context, case: str) -> Verdict:
         return Verdict(True, "backward agrees with finite differences of your forward, so the "
                              "values that differ come from forward itself: fix forward first.")
     return Verdict(True, "backward agrees with finite differences of your forward.")
+
+
+def _gradient_errors(ctx: Context, case: str, p: Probe, numeric_ok: bool
+                     ) -> tuple[list[str], list[str], list[str]]:
+    """Gradients that disagree with the finite differences, that cannot be compared, and that
+    hold NaN or inf (compared only when the finite differences themselves are finite)."""
+    dims = {k: float(v) for k, v in ctx.rubric.case(case).dims}
+    bad, unusable, nonfinite = [], [], []
+    for wrt, grad, scale in ctx.rubric.layer.gradients:
+        value = p.first.get(grad)
+        base = ctx.runs[case].inputs[wrt] if case in ctx.runs else None
+        arr = value.array if value is not None and value.kind == "array" else None
+        # the size first: converting a large array only to learn it is unusable costs memory
+        if arr is None or base is None or arr.size != base.size or as_float(arr) is None:
+            unusable.append(f"{grad} ({value.describe() if value else 'missing'})")
+        elif not finite(arr):
+            nonfinite.append(grad)
+        elif numeric_ok:
+            g = as_float(arr).reshape(base.shape) / expr.evaluate(scale, dims)
+            error = _worst_error(g, p.numeric[wrt])
+            if not error <= GRAD_RTOL:  # written so that a NaN error fails too
+                scaled = "" if scale.strip() == "1" else \
+                    f", this layer's {grad} being {scale} times it"
+                bad.append(f"{grad} (relative error {error:.2g}{scaled})")
+    return bad, unusable, nonfinite
+
+
+def _worst_error(g: np.ndarray, pairs: list[tuple[np.ndarray, float]]) -> float:
+    """The largest relative error of <g, v> against the finite difference along v (NaN when
+    the product overflows, which the caller counts as a failure)."""
+    errors = []
+    for v, n in pairs:
+        analytic = float(np.vdot(g, v))
+        errors.append(abs(analytic - n) / max(abs(n), abs(analytic), 1e-8))
+    if any(e != e for e in errors):   # max() would keep or drop a NaN depending on the order
+        return float("nan")
+    return max(errors, default=0.0)
+
+
+def _nonfinite_gradcheck(ctx: Context, grads: list[str], forward_nonfinite: bool) -> str:
+    """Why finite differences could not vouch for backward: NaN or inf on either side."""
+    fwd, bwd = ctx.rubric.layer.forward.method, ctx.rubric.layer.backward.method
+    if grads:
+        also = f", and {fwd}() returned NaN or inf too" if forward_nonfinite else ""
+        return f"{bwd}() returned NaN or inf for {', '.join(grads)}{also}: {NONFINITE}."
+    if forward_nonfinite:
+        return (f"{fwd}() returned NaN or inf on inputs near the case's, so finite differences "
+                f"cannot check {bwd}(): {NONFINITE}.")
+    return (f"finite differences of your {fwd}() are not finite numbers (its values are too "
+            f"large to add up), so they cannot check {bwd}().")
 
 
 def _forward_matches(ctx: Context, case: str) -> bool | None:
@@ -96,6 +140,14 @@ def judge_repeatable(check: Check, ctx: Context, case: str) -> Verdict:
     p = ctx.probes[case]
     if p.problem:
         return _not_run(ctx, p)
+    method = ctx.rubric.layer.backward.method
+    nonfinite = [n for n, v in p.first.items() if not (_finite_value(v)
+                                                       and _finite_value(p.again.get(n)))]
+    if nonfinite:  # NaN == NaN would pass as "the same"; a NaN gradient is never right
+        return Verdict(False, f"{method}() returned NaN or inf for {', '.join(nonfinite)}: "
+                              f"{NONFINITE}.")
+    if not any(v.kind == "array" for v in p.first.values()):
+        return Verdict(False, f"could not check: {method}() must produce arrays", ran=False)
     differ = [n for n, v in p.first.items() if not _same(v, p.again.get(n))]
     if differ:
         return Verdict(False, f"calling backward twice with the same input gives a different "
@@ -108,19 +160,51 @@ def judge_linearity(check: Check, ctx: Context, case: str) -> Verdict:
     p = ctx.probes[case]
     if p.problem:
         return _not_run(ctx, p)
-    problems, upstream = [], ctx.rubric.layer.backward.inputs[0]
+    nonfinite = _nonfinite_linearity(ctx, p)
+    if nonfinite:
+        return Verdict(False, "; ".join(nonfinite) + f": {NONFINITE}.")
+    problems, upstream, compared = [], ctx.rubric.layer.backward.inputs[0], 0
     for name, first in p.first.items():
-        f, z, d = (_floats(v) for v in (first, p.zero.get(name), p.double.get(name)))
-        if f is None or z is None or d is None or f.shape != z.shape or f.shape != d.shape:
+        trio = (first, p.zero.get(name), p.double.get(name))
+        size = math.prod(resolve_shape(ctx.rubric.shape_of(name), ctx.rubric.case(case).dim_map))
+        # shapes and sizes first: only arrays of their Table 1 size are converted and compared,
+        # so the copies are bounded by the rubric, not by what the child sends
+        if any(v is None or v.kind != "array" or v.array.shape != first.array.shape
+               or v.array.size != size for v in trio):
             continue
+        f, z, d = (_floats(v) for v in trio)
+        if f is None or z is None or d is None:
+            continue
+        compared += 1
         if not np.allclose(z, 0, atol=1e-10):
             problems.append(f"with {upstream} = 0, {name} is not zero")
-        elif not np.allclose(d, 2 * f, rtol=1e-7, atol=1e-10):
+        elif not np.allclose(d / 2, f, rtol=1e-7, atol=5e-11):  # 2 * f could overflow
             problems.append(f"doubling {upstream} does not double {name}")
+    if not compared:
+        method = ctx.rubric.layer.backward.method
+        return Verdict(False, f"could not check: {method}() must produce arrays of the Table 1 "
+                              "sizes, of the same shape for every upstream gradient", ran=False)
     if problems:
         return Verdict(False, "; ".join(problems) + ": every gradient must be a linear function "
                               "of the upstream gradient (no constant terms).")
     return Verdict(True, "backward is linear in the upstream gradient.")
+
+
+def _nonfinite_linearity(ctx: Context, p: Probe) -> list[str]:
+    """'backward(0) returned NaN or inf for dLdW', for every call and gradient that did."""
+    method, upstream = ctx.rubric.layer.backward.method, ctx.rubric.layer.backward.inputs[0]
+    calls = ((f"{method}({upstream})", p.first), (f"{method}(0)", p.zero),
+             (f"{method}(2 {upstream})", p.double))
+    found = [(call, [n for n, v in values.items() if not _finite_value(v)])
+             for call, values in calls]
+    if found[0][1] and all(names == found[0][1] for _, names in found):  # say it once
+        return [f"{method}() returned NaN or inf for {', '.join(found[0][1])}"]
+    return [f"{call} returned NaN or inf for {', '.join(names)}" for call, names in found if names]
+
+
+def _finite_value(v: Value | None) -> bool:
+    """True unless ``v`` is an array holding NaN or inf (other kinds are judged elsewhere)."""
+    return v is None or v.kind != "array" or finite(v.array)
 
 
 def _floats(v: Value | None) -> np.ndarray | None:
@@ -128,7 +212,7 @@ def _floats(v: Value | None) -> np.ndarray | None:
 
 
 def _same(a: Value | None, b: Value | None) -> bool:
-    fa, fb = _floats(a), _floats(b)
-    if fa is None or fb is None:
+    """Both the same array (compared as they came: no float copies), or both the same kind."""
+    if a is None or b is None or a.kind != "array" or b.kind != "array":
         return (a.kind if a else None) == (b.kind if b else None)
-    return fa.shape == fb.shape and bool(np.array_equal(fa, fb, equal_nan=True))
+    return a.array.shape == b.array.shape and bool(np.array_equal(a.array, b.array))

@@ -7,13 +7,14 @@ defaults below, overridable per mistake in the rubric. Hidden checks never get n
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from grader.compare import as_float
+from grader.compare import as_float, finite
 from grader.rubric import shape_words
 
 if TYPE_CHECKING:
@@ -87,14 +88,14 @@ def diagnose(ctx: "Context", check: "Check", case: str, name: str, got: np.ndarr
     if expected is None:  # init: judged against a rule, not a stored value
         return _init_mistake(ctx, name, got, want, base, hidden)
     base["want"] = expected.shape
+    variant = _variant_mistake(ctx, case, name, got)
+    if variant:
+        return hint(ctx, variant, hidden, **base)
+    if got.shape != expected.shape:  # judged on the shape: nothing of got is converted yet
+        return _shape_mistake(ctx, got, expected, base, hidden)
     g = as_float(got)
     if g is None:
         return None
-    for mistake, variant in _variants(ctx, case, name):
-        if variant.shape == g.shape and _close(g, variant):
-            return hint(ctx, mistake, hidden, **base)
-    if g.shape != expected.shape:
-        return _shape_mistake(ctx, g, expected, base, hidden)
     from grader.runner import changed_inputs
 
     mutated = changed_inputs(ctx.runs[case])
@@ -126,29 +127,48 @@ def diagnose_problem(ctx: "Context", problem: "Problem") -> Diagnosis | None:
     return None
 
 
-def _variants(ctx: "Context", case: str, name: str) -> list[tuple[str, np.ndarray]]:
-    expected = ctx.vectors[case].expected
-    out = []
+def _variant_mistake(ctx: "Context", case: str, name: str, got: np.ndarray) -> str | None:
+    """The wrong variant of the reference whose stored output ``got`` equals, if any; ``got``
+    is converted only when a variant has its shape (so never beyond the vectors' sizes)."""
+    expected, g = ctx.vectors[case].expected, None
     for mistake in ctx.rubric.mistakes:
         arr = expected.get(f"{VARIANT}{mistake}.{name}")
-        if arr is not None:
-            out.append((mistake, arr.astype(np.float64)))
-    return out
+        if arr is None or arr.shape != got.shape:
+            continue
+        g = as_float(got) if g is None else g
+        if g is not None and _close(g, arr.astype(np.float64)):
+            return mistake
+    return None
 
 
-def _shape_mistake(ctx: "Context", g: np.ndarray, e: np.ndarray, base: dict,
+def _shape_mistake(ctx: "Context", got: np.ndarray, e: np.ndarray, base: dict,
                    hidden: bool) -> Diagnosis:
-    if g.ndim == 2 and g.shape == e.shape[::-1]:
+    if got.ndim == 2 and got.shape == e.shape[::-1]:
         return hint(ctx, "transposed", hidden, **base)
-    if g.size == e.size and _squeeze(g.shape) == _squeeze(e.shape):
+    if got.size == e.size and _squeeze(got.shape) == _squeeze(e.shape):
         return hint(ctx, "keepdims", hidden, **base)
-    for axis in range(g.ndim):
-        summed = g.sum(axis=axis)
-        for candidate in (summed, summed.T):
-            if candidate.size == e.size and _squeeze(candidate.shape) == _squeeze(e.shape) \
-                    and _close(candidate.reshape(e.shape), e):
-                return hint(ctx, "not_summed", hidden, **base)
+    if _summed_is_expected(got, e):
+        return hint(ctx, "not_summed", hidden, **base)
     return hint(ctx, "wrong_shape", hidden, **base)
+
+
+def _summed_is_expected(got: np.ndarray, e: np.ndarray) -> bool:
+    """Summing ``got`` over one axis (transposed or not) gives ``e``. An axis is summed only
+    when the result has e's size, computed from the shape first: an empty array announced as
+    (0, 2**40) would otherwise sum into 2**40 zeros. Complex arrays are not tried."""
+    if got.dtype.kind not in "biuf":
+        return False
+    for axis in range(got.ndim):
+        rest = got.shape[:axis] + got.shape[axis + 1:]   # the shape of the sum over axis
+        if math.prod(rest) != e.size or _squeeze(e.shape) not in (_squeeze(rest),
+                                                                  _squeeze(rest[::-1])):
+            continue
+        summed = got.sum(axis=axis, dtype=np.float64)   # accumulates in float64: no copy of got
+        for candidate in (summed, summed.T):
+            if _squeeze(candidate.shape) == _squeeze(e.shape) \
+                    and _close(candidate.reshape(e.shape), e):
+                return True
+    return False
 
 
 def _scale_mistake(ctx: "Context", case: str, g: np.ndarray, e: np.ndarray, base: dict,
@@ -180,7 +200,9 @@ def _init_mistake(ctx: "Context", name: str, got: np.ndarray, want: tuple[int, .
         return hint(ctx, "wrong_shape", hidden, **base)
     g = as_float(got)
     if g is not None and np.any(g != 0):
-        if np.unique(g).size == 1:
+        if not finite(g):   # a mean and std of NaN would describe nothing
+            how = "holds NaN or inf"
+        elif np.unique(g).size == 1:
             how = f"is filled with {g.flat[0]:g}"
         else:
             how = f"looks random (mean {g.mean():.3g}, std {g.std():.3g})"

@@ -11,7 +11,7 @@ from grader.errors import GraderError
 _FUNCTIONS = {"sqrt": math.sqrt}
 
 
-def _number(text: str | float) -> float | None:
+def number(text: str | float) -> float | None:
     """A plain number needs no parsing (and no ast: the common case stays cheap)."""
     try:
         return float(text)
@@ -21,7 +21,7 @@ def _number(text: str | float) -> float | None:
 
 def evaluate(text: str | float, symbols: dict[str, float]) -> float:
     """The value of ``text`` with ``symbols`` bound; GraderError on anything else."""
-    value = _number(text)
+    value = number(text)
     if value is not None:
         return value
     import ast
@@ -35,7 +35,7 @@ def evaluate(text: str | float, symbols: dict[str, float]) -> float:
 
 def names(text: str | float) -> set[str]:
     """The symbols an expression uses (to validate it against the dimensions)."""
-    if _number(text) is not None:
+    if number(text) is not None:
         return set()
     import ast
 

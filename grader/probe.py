@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.compare import as_float
+from grader.compare import as_float, finite
 from grader.rubric import PROBE_KINDS, Case, Rubric
 from grader.sandbox.client import Problem, Reply
 from grader.sandbox.protocol import Value
@@ -27,6 +27,7 @@ class Probe:
     zero: dict[str, Value] = field(default_factory=dict)     # backward(0)
     double: dict[str, Value] = field(default_factory=dict)   # backward(2G)
     numeric: dict[str, list[tuple[np.ndarray, float]]] = field(default_factory=dict)
+    forward_nonfinite: bool = False   # some forward call of the finite differences gave NaN/inf
 
 
 def direction(shape: tuple[int, ...], label: str) -> np.ndarray:
@@ -81,6 +82,7 @@ class ProbeUnit:
                     return Probe(Problem("unusable", message=f"{layer.forward.method}() "
                                                              f"returned {what}"), "probe")
                 losses.setdefault(info, []).append(loss)
+                out.forward_nonfinite |= not finite(z.array)
         if len(replies) < len(self.tags):
             return Probe(Problem("died"), "probe")
         for wrt, vs in self.directions.items():
@@ -137,7 +139,12 @@ def _plan(layer, case: Case, inputs: dict[str, np.ndarray]) -> tuple[list, list,
 
 
 def _loss(z: Value | None, weight: np.ndarray) -> float | None:
-    if z is None or z.kind != "array" or z.array.size != weight.size or as_float(z.array) is None:
+    """sum(Z * G), or None when Z is not a numeric array of G's size (checked before any
+    conversion, so an outsized reply is never copied)."""
+    if z is None or z.kind != "array" or z.array.size != weight.size:
+        return None
+    values = as_float(z.array)
+    if values is None:
         return None
     with np.errstate(all="ignore"):  # a NaN or inf output is judged later, not warned about
-        return float(np.sum(as_float(z.array).reshape(weight.shape) * weight))
+        return float(np.sum(values.reshape(weight.shape) * weight))

@@ -92,6 +92,7 @@ class Limits:
     import_seconds: float = 5.0
     memory_mb: int = 1024
     output_kb: int = 64
+    total_seconds: float = 30.0   # wall time for the whole submission (enforced by the runner)
 
 
 @dataclass(frozen=True)
@@ -230,17 +231,15 @@ def parse(data: Any, path: Path) -> Rubric:
     symbols = {s for _, shp in table1 for s in (shp or ()) if isinstance(s, str)}
     symbols |= set(layer.constructor)
     cases = _cases(top, symbols)
+    _check_scales(top, layer, cases)
     tol = top.child("tolerance", {})
     tol.allow("atol", "rtol")
-    atol, rtol = tol.get("atol", float, 1e-8), tol.get("rtol", float, 1e-6)
+    atol, rtol = tol.number("atol", 1e-8), tol.number("rtol", 1e-6)
     init = _init(top.child("init", {}), layer, path)
     equations = top.child("equations", {})
     for key in equations.data:
         equations.get(key, str)
-    lim = top.child("limits", {})
-    lim.allow("call_seconds", "import_seconds", "memory_mb", "output_kb")
-    limits = Limits(lim.get("call_seconds", float, 3.0), lim.get("import_seconds", float, 5.0),
-                    lim.get("memory_mb", int, 1024), lim.get("output_kb", int, 64))
+    limits = _limits(top.child("limits", {}))
     mistakes = top.child("mistakes", {})
     mistakes.allow("module", "variants")
     hints = top.child("hints", {})
@@ -265,6 +264,17 @@ def parse(data: Any, path: Path) -> Rubric:
         hint_texts=tuple(hints.data.items()),
         gradescope_hidden_visibility=hidden_vis, raw=data)
     return replace(rubric, checks=_checks(top, rubric, atol, rtol))
+
+
+def _limits(r: Reader) -> Limits:
+    """Every limit is a positive number: a zero or negative one would fail every submission."""
+    r.allow("call_seconds", "import_seconds", "memory_mb", "output_kb", "total_seconds")
+    d = Limits()
+    return Limits(call_seconds=r.number("call_seconds", d.call_seconds, positive=True),
+                  import_seconds=r.number("import_seconds", d.import_seconds, positive=True),
+                  memory_mb=r.number("memory_mb", d.memory_mb, positive=True, integer=True),
+                  output_kb=r.number("output_kb", d.output_kb, positive=True, integer=True),
+                  total_seconds=r.number("total_seconds", d.total_seconds, positive=True))
 
 
 def _call(r: Reader) -> Call:
@@ -338,7 +348,7 @@ def _init(r: Reader, layer: Layer, path: Path) -> tuple[tuple[str, InitRule], ..
         normal = sub.child("normal")
         normal.allow("mean", "std", "dims")
         dims = normal.child("dims")
-        values = {k: dims.get(k, int) for k in dims.data}
+        values = {k: dims.number(k, positive=True, integer=True) for k in dims.data}
         missing = [s for s in layer.constructor if s not in values]
         if missing:
             dims.fail(f"needs a value for {missing[0]!r} (the constructor's arguments)")
@@ -348,8 +358,41 @@ def _init(r: Reader, layer: Layer, path: Path) -> tuple[tuple[str, InitRule], ..
             unknown = expr.names(getattr(rule, key)) - set(values)
             if unknown:
                 normal.fail(f"uses {sorted(unknown)[0]!r}, which is not in its dims", key)
+        _check_moments(normal, rule, values)
         rules.append((name, rule))
     return tuple(rules)
+
+
+def _check_moments(r: Reader, rule: InitRule, dims: dict[str, int]) -> None:
+    """The mean must come out finite and the std finite and > 0 on the rule's own dims."""
+    for key, positive in (("mean", False), ("std", True)):
+        text = getattr(rule, key)
+        try:
+            value = expr.evaluate(text, {k: float(v) for k, v in dims.items()})
+        except GraderError as exc:
+            r.fail(str(exc), key)
+        if not (abs(value) < float("inf") and (value > 0 or not positive)):
+            bound = "finite and > 0" if positive else "finite"
+            if expr.number(text) is None:
+                r.fail(f"{text!r} is {value:g} with these dims; it must be {bound}", key)
+            r.fail(f"must be {bound}, not {value:g}", key)
+
+
+def _check_scales(top: Reader, layer: Layer, cases: tuple[Case, ...]) -> None:
+    """Each gradient's scale is a finite, non-zero number in every case (the gradient check
+    divides by it)."""
+    for wrt, _, scale in layer.gradients:
+        key = f"layer.gradients.{wrt}.scale"
+        for case in cases:
+            try:
+                value = expr.evaluate(scale, {k: float(v) for k, v in case.dims})
+            except GraderError as exc:
+                top.fail(f"{exc} (case {case.name})", key)
+            if not (value != 0 and abs(value) < float("inf")):
+                if expr.number(scale) is None:
+                    top.fail(f"{scale!r} is {value:g} in case {case.name}; it must be finite "
+                             "and not 0", key)
+                top.fail(f"must be finite and not 0, not {value:g}", key)
 
 
 def _cases(top: Reader, symbols: set[str]) -> tuple[Case, ...]:
@@ -365,7 +408,7 @@ def _cases(top: Reader, symbols: set[str]) -> tuple[Case, ...]:
             r.fail(f"duplicate case name {name!r}", "name")
         seen.add(name)
         dims = r.child("dims")
-        values = {k: dims.get(k, int) for k in dims.data}
+        values = {k: dims.number(k, positive=True, integer=True) for k in dims.data}
         missing = sorted(symbols - set(values))
         if missing:
             dims.fail(f"no value for dimension {missing[0]!r}")
@@ -398,9 +441,7 @@ def _checks(top: Reader, rubric: Rubric, atol: float, rtol: float) -> tuple[Chec
             r.fail(f"unknown kind {kind!r} (one of {', '.join(CHECK_KINDS)})", "kind")
         targets = r.names("target", ())
         _check_targets(r, kind, targets, layer, names)
-        points = r.get("points", float)
-        if not 0 <= points < float("inf"):  # also refuses NaN
-            r.fail(f"must be a finite number >= 0, not {points}", "points")
+        points = r.number("points")
         cases = _select_cases(r, rubric.cases, kind)
         if kind == "gradcheck" and not layer.gradients:
             r.fail("a gradcheck needs layer.gradients (which quantity is the gradient of which)",
@@ -410,7 +451,7 @@ def _checks(top: Reader, rubric: Rubric, atol: float, rtol: float) -> tuple[Chec
         if vis not in VISIBILITIES or (hidden and vis == "public"):
             r.fail("must be public or hidden (hidden when it uses hidden cases)", "visibility")
         checks.append(Check(cid, kind, targets, points, r.get("title", str, cid), cases, vis,
-                            r.get("atol", float, atol), r.get("rtol", float, rtol)))
+                            r.number("atol", atol), r.number("rtol", rtol)))
     if not checks:
         top.fail("needs at least one check", "checks")
     return tuple(checks)

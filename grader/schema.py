@@ -47,6 +47,16 @@ class Reader:
             self.fail(f"expected {_names(kinds)}, got {_describe(value)}", key)
         return value
 
+    def number(self, key: str, default: Any = ..., *, positive: bool = False,
+               integer: bool = False) -> Any:
+        """A finite number (an integer if ``integer``), > 0 if ``positive``, else >= 0."""
+        value = self.get(key, int if integer else float, default)
+        # written so that NaN fails too: every comparison with NaN is False
+        if not ((0 < value if positive else 0 <= value) and value < float("inf")):
+            what = "an integer" if integer else "a finite number"
+            self.fail(f"must be {what} {'>' if positive else '>='} 0, not {value}", key)
+        return value
+
     def names(self, key: str, default: Any = ...) -> tuple[str, ...]:
         """A string or a list of strings, returned as a tuple."""
         value = self.get(key, (str, list), default)

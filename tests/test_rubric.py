@@ -90,6 +90,11 @@ CHECK_FIELD_ERRORS = {
     "unknown-case": ("Z_values", "cases", ["small", "tiny"], ": unknown case 'tiny'", []),
     "hidden-check-declared-public": ("hidden_Z", "visibility", "public", "",
                                      ["hidden when it uses hidden cases"]),
+    "infinite-points": ("Z_values", "points", math.inf, ": must be a finite number >= 0",
+                        ["inf"]),
+    "negative-atol": ("Z_values", "atol", -1e-8, ": must be a finite number >= 0", []),
+    "nan-rtol": ("Z_values", "rtol", math.nan, ": must be a finite number >= 0", ["nan"]),
+    "infinite-atol": ("dLdW_values", "atol", math.inf, ": must be a finite number >= 0", []),
 }
 
 
@@ -106,6 +111,81 @@ def test_bad_check_field(tmp_path, cid, key, value, says, also):
     assert f"checks[{check_index(BASE, cid)}].{key}{says}" in msg
     for words in also:
         assert words in msg
+
+
+def _normal_W(std: object, **dims: int) -> dict:
+    return {"normal": {"std": std, "dims": dims or {"C_in": 400, "C_out": 300}}}
+
+
+# (where to write, new value, the key path the message names, what it says after the key)
+VALUE_ERRORS = {
+    "zero-call-seconds": (("limits", "call_seconds"), 0, "limits.call_seconds",
+                          "must be a finite number > 0, not 0"),
+    "negative-import-seconds": (("limits", "import_seconds"), -5, "limits.import_seconds",
+                                "must be a finite number > 0, not -5"),
+    "nan-call-seconds": (("limits", "call_seconds"), math.nan, "limits.call_seconds",
+                         "must be a finite number > 0, not nan"),
+    "zero-memory": (("limits", "memory_mb"), 0, "limits.memory_mb",
+                    "must be an integer > 0, not 0"),
+    "negative-output": (("limits", "output_kb"), -64, "limits.output_kb",
+                        "must be an integer > 0, not -64"),
+    "fractional-memory": (("limits", "memory_mb"), 1.5, "limits.memory_mb",
+                          "expected an integer"),
+    "zero-total-seconds": (("limits", "total_seconds"), 0, "limits.total_seconds",
+                           "must be a finite number > 0, not 0"),
+    "infinite-total-seconds": (("limits", "total_seconds"), math.inf, "limits.total_seconds",
+                               "must be a finite number > 0, not inf"),
+    "total-seconds-not-a-number": (("limits", "total_seconds"), "a minute",
+                                   "limits.total_seconds", "expected a number"),
+    "negative-atol": (("tolerance", "atol"), -1e-8, "tolerance.atol",
+                      "must be a finite number >= 0"),
+    "nan-rtol": (("tolerance", "rtol"), math.nan, "tolerance.rtol",
+                 "must be a finite number >= 0, not nan"),
+    "infinite-rtol": (("tolerance", "rtol"), math.inf, "tolerance.rtol",
+                      "must be a finite number >= 0, not inf"),
+    "zero-dimension": (("cases", 0, "dims", "N"), 0, "cases[0].dims.N",
+                       "must be an integer > 0, not 0"),
+    "negative-dimension": (("cases", 2, "dims", "C_in"), -24, "cases[2].dims.C_in",
+                           "must be an integer > 0, not -24"),
+    "negative-init-std": (("init", "W"), _normal_W("-1 / sqrt(C_in)"), "init.W.normal.std",
+                          "'-1 / sqrt(C_in)' is -0.05 with these dims; it must be finite and > 0"),
+    "nan-init-std": (("init", "W"), _normal_W(math.nan), "init.W.normal.std",
+                     "must be finite and > 0, not nan"),
+    "init-std-not-computable": (("init", "W"), _normal_W("sqrt(-C_in)"), "init.W.normal.std",
+                                "cannot evaluate"),
+    "zero-init-dims": (("init", "W"), _normal_W("1", C_in=0, C_out=300),
+                       "init.W.normal.dims.C_in", "must be an integer > 0, not 0"),
+    "zero-gradient-scale": (("layer", "gradients", "W"), {"name": "dLdW", "scale": 0},
+                            "layer.gradients.W.scale", "must be finite and not 0, not 0"),
+    "gradient-scale-divides-by-zero": (("layer", "gradients", "b"),
+                                       {"name": "dLdb", "scale": "1 / (N - 4)"},
+                                       "layer.gradients.b.scale",
+                                       "cannot evaluate '1 / (N - 4)'"),
+}
+
+
+@pytest.mark.parametrize("where,value,key,says", VALUE_ERRORS.values(), ids=VALUE_ERRORS.keys())
+def test_value_that_makes_no_sense(tmp_path, where, value, key, says):
+    """A limit of 0 or below, a negative or non-finite tolerance, a dimension below 1, an init
+    std that is not a positive number, a gradient scale of 0: refused when the rubric is
+    loaded, naming the file and the key."""
+    def change(d):
+        node = d
+        for step in where[:-1]:
+            node = node.setdefault(step, {}) if isinstance(node, dict) else node[step]
+        if where[0] == "cases":
+            node_case = d["cases"][where[1]]
+            node_case["allow_degenerate"] = True  # so that the value itself is what is refused
+        node[where[-1]] = value
+    msg = refused(mutated(tmp_path, change))
+    assert f"{key}: {says}" in msg
+
+
+def test_total_seconds_default_and_override(tmp_path):
+    """limits.total_seconds is 30 by default and takes the rubric's value when given."""
+    assert rubric_mod.load(write(tmp_path, BASE, "a.yaml")).limits.total_seconds == 30
+    loaded = rubric_mod.load(mutated(tmp_path, lambda d: d["limits"].update(total_seconds=90)))
+    assert loaded.limits.total_seconds == 90.0
 
 
 def test_init_rule_for_a_non_param(tmp_path):
