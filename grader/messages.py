@@ -19,6 +19,10 @@ def problem(p: Problem, stage: str, rubric: Rubric) -> str:
     what = stage_words(stage)
     if p.kind == "unusable":
         return p.message + "."
+    if p.kind == "budget":
+        return (f"your code took too long overall: {p.message} (limit "
+                f"{rubric.limits.total_seconds:g} s for the whole submission), so the checks "
+                f"that had not run by then score 0.")
     if p.kind == "timeout":
         return f"{what} did not finish in time ({p.message}): an infinite loop, or far too slow."
     if p.kind == "corrupt":
@@ -45,6 +49,8 @@ def short(p: Problem, stage: str) -> str:
     what = stage_words(stage)
     if p.kind == "unusable":
         return p.message
+    if p.kind == "budget":
+        return "the submission's total time ran out"
     if stage == "import":
         return "your module could not be imported"
     if p.kind == "timeout":

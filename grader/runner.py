@@ -12,7 +12,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from grader.rubric import Case, Rubric, resolve_shape
-from grader.sandbox.client import Child, Problem, Reply, Zygote
+from grader.sandbox.client import Budget, Child, Problem, Reply, Zygote
 from grader.sandbox.protocol import Value
 
 INIT = "init."     # observation keys for parameters right after __init__: "init.W"
@@ -54,6 +54,7 @@ class Submission:
     output_dropped: int = 0
     _pending: bool = field(default=False, repr=False)          # import sent, answer not read
     _send_problem: Problem | None = field(default=None, repr=False)
+    budget: Budget | None = field(default=None, repr=False)    # set when the first child starts
 
     def limits(self) -> dict:
         lim = self.rubric.limits
@@ -64,12 +65,14 @@ class Submission:
         loads while the parent does other work. ``ready`` collects the answer."""
         if self.child is not None:
             self.child.close()
+        if self.budget is None:
+            self.budget = Budget(self.rubric.limits.total_seconds)
         layer = self.rubric.layer
         self.child = self.zygote.spawn(self.root, self.limits(), self.uid)
         self._pending = True
         self._send_problem = self.child.send(
             {"op": "import", "module": self.module or layer.module, "cls": self.cls or layer.cls},
-            [], self.rubric.limits.import_seconds)
+            [], self.budget.limit(self.rubric.limits.import_seconds))
 
     def ready(self) -> Problem | None:
         """Wait for a started child to greet and import; a Problem if either fails."""
@@ -77,7 +80,7 @@ class Submission:
         reply = self.child.ready(seconds)
         if reply.ok:
             reply = Reply(problem=self._send_problem) if self._send_problem else \
-                self.child.receive(seconds)
+                self.budget.receive(self.child, seconds)
         self._keep_output(reply)
         self.setup_problem = reply.problem
         self._pending, self._send_problem = False, None
@@ -89,7 +92,10 @@ class Submission:
         return self.ready()
 
     def usable(self) -> bool:
-        """True when a child is up with the module imported (starting one if needed)."""
+        """True when a child is up with the module imported (starting one if needed), and
+        the submission's time budget is not spent."""
+        if self.budget is not None and self.budget.left() <= 0 and self.setup_problem is None:
+            self.setup_problem = self.budget.problem()
         if self.setup_problem is None and (self.child is None or self.child.dead):
             self.fresh_child()
         elif self._pending:
@@ -98,14 +104,14 @@ class Submission:
 
     def send_script(self, steps: list[tuple[dict, list[np.ndarray]]]) -> Problem | None:
         """Send many requests as one; the child answers each in turn, stopping at a failure."""
-        return self.child.send_script(steps, self.rubric.limits.call_seconds)
+        return self.child.send_script(steps, self.budget.limit(self.rubric.limits.call_seconds))
 
     def read_replies(self, headers: list[dict], sent: Problem | None = None) -> list[Reply]:
         """A reply for each step of the script sent, up to the first that failed (see
         Child.read_script)."""
         if sent is not None:
             return [Reply(problem=sent)]
-        replies = self.child.read_script(headers, self.rubric.limits.call_seconds)
+        replies = self.child.read_script(headers, self.rubric.limits.call_seconds, self.budget)
         for reply in replies:
             self._keep_output(reply)
         return replies
@@ -231,13 +237,13 @@ class CaseUnit:
         layer = self.rubric.layer
         for (stage, what, _, _), reply in zip(self.steps, replies):
             if not reply.ok:
-                first = {"construct": "init", "set": layer.forward.method}.get(stage, stage)
-                self.timeouts.note(_fail(run, self.rubric, reply.problem, stage, first))
+                self.timeouts.note(_fail(run, self.rubric, reply.problem, stage,
+                                         _first_missing(layer, stage)))
                 return run
             _record(run, layer, stage, what, reply)
         if self.skip is not None:
-            return _fail(run, self.rubric, self.skip.failure, self.skip.failed_stage,
-                         self.skip.failed_stage)
+            stage = self.skip.failed_stage
+            return _fail(run, self.rubric, self.skip.failure, stage, _first_missing(layer, stage))
         return run
 
 
@@ -305,6 +311,11 @@ def _record(run: CaseRun, layer, stage: str, what: str, reply: Reply) -> None:
             run.observed[f"{ECHO}{stage}.{name}"] = Observed(echoed, stage=stage)
         for name, value in zip(call.stores, reply.got):
             run.observed[name] = Observed(value, stage=stage)
+
+
+def _first_missing(layer, stage: str) -> str:
+    """The first group of observations a failure at ``stage`` leaves missing."""
+    return {"construct": "init", "set": layer.forward.method}.get(stage, stage)
 
 
 def _fail(run: CaseRun, rubric: Rubric, problem: Problem, stage: str, first: str) -> CaseRun:

@@ -8,7 +8,7 @@ import pytest
 from conftest import SUBMISSIONS, assert_expected, expectation
 
 SLOW = {"infinite_loop_import", "infinite_loop_forward", "sleep_backward", "memory_bomb",
-        "print_flood"}
+        "print_flood", "sleeps_under_limits"}
 # Run only where student code gets a sandbox user of its own (as root): otherwise these
 # really write files all over the machine or signal the grader's processes.
 NEEDS_ROOT = {"writes_files"}

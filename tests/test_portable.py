@@ -14,7 +14,7 @@ from conftest import FIXTURES, ROOT, SUBMISSIONS, assert_expected, expectation, 
 
 SHIM = FIXTURES / "nolinux"   # a sitecustomize that removes fork, /proc, prctl, resource...
 SLOW = {"infinite_loop_import", "infinite_loop_forward", "sleep_backward", "memory_bomb",
-        "print_flood"}
+        "print_flood", "sleeps_under_limits"}
 # What a process running as the student cannot honestly survive or must not be run as one:
 # killing its parent (the grader itself, here), writing all over the machine; forking, which
 # the Linux-less interpreter does not have; a memory bomb with no memory limit to stop it.

@@ -22,7 +22,7 @@ MAX_REPLY_BYTES = 256 << 20
 @dataclass(frozen=True)
 class Problem:
     """Why a request produced no value: the student's exception, or the child's fate."""
-    kind: str                # exception | timeout | died | corrupt
+    kind: str                # exception | timeout | budget | died | corrupt
     type: str = ""
     message: str = ""
     where: str = ""
@@ -174,7 +174,7 @@ class Child:
         while data:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([], [self.req_fd], [], left)[1]:
-                return self.fail(Problem("timeout", message=f"no answer within {timeout:g} s"))
+                return self.fail(Problem("timeout", message=f"no answer within {timeout:g} s")).problem
             try:
                 data = data[os.write(self.req_fd, data[:65536]):]
             except BrokenPipeError:
@@ -192,16 +192,18 @@ class Child:
         return self.send({"op": "script", "steps": headers}, [a for _, arrs in steps for a in arrs],
                          timeout)
 
-    def read_script(self, headers: list[dict], timeout: float) -> list[Reply]:
+    def read_script(self, headers: list[dict], timeout: float,
+                    budget: "Budget | None" = None) -> list[Reply]:
         """The replies to a script sent with ``send_script``: one per step up to the first that
         failed; each answer may take ``timeout`` seconds from the one before. A quiet step
         that succeeded gets an empty reply. When the child times out or dies after quiet
         steps, the failure goes to the next step that had to answer (sets are quiet, and the
-        call they prepare is what runs long)."""
+        call they prepare is what runs long). ``budget``: the submission's total time, which
+        no answer may overrun."""
         replies: list[Reply] = []
         quiet = [bool(h.get("quiet")) for h in headers[:-1]] + [False]
         while len(replies) < len(headers):
-            reply = self.receive(timeout)
+            reply = self.receive(timeout) if budget is None else budget.receive(self, timeout)
             done, k = len(replies), reply.step
             if k is None and not reply.ok:    # timed out, died or corrupt: no step of its own
                 k = quiet.index(False, done)
@@ -253,6 +255,38 @@ class Child:
             os.close(fd)
         self.req_fd = self.resp_fd = -1
         return self.zygote.reap(self.pid)
+
+
+@dataclass
+class Budget:
+    """A submission's total wall time, shared by every request and child it needs: code that
+    sleeps just under each call's limit is stopped here and keeps what it earned so far."""
+    seconds: float
+    deadline: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deadline = time.monotonic() + self.seconds
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def problem(self) -> Problem:
+        return Problem("budget", message=f"its total time of {self.seconds:g} s ran out")
+
+    def limit(self, timeout: float) -> float:
+        """``timeout``, cut to what is left of the budget."""
+        return max(0.0, min(timeout, self.left()))
+
+    def receive(self, child: "Child", timeout: float) -> Reply:
+        """The child's next reply within ``timeout`` and the budget; a budget problem when
+        the budget is what ran out (the child is then given up)."""
+        if self.left() < timeout:
+            reply = child.receive(self.limit(timeout))
+            if reply.problem is not None and reply.problem.kind == "timeout":
+                child.dead = self.problem()
+                return Reply(problem=child.dead)
+            return reply
+        return child.receive(timeout)
 
 
 def _reply(header: dict, arrays: list[np.ndarray]) -> Reply:

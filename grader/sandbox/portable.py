@@ -198,7 +198,7 @@ class PortableChild(Child):
 
         threading.Thread(target=write, daemon=True).start()
         if not done.wait(timeout):
-            return self.fail(Problem("timeout", message=f"no answer within {timeout:g} s"))
+            return self.fail(Problem("timeout", message=f"no answer within {timeout:g} s")).problem
         if failed:
             return self._died().problem
         return None
