@@ -165,3 +165,102 @@ def _load():
     except OSError:
         return None
     return _libc
+
+
+# --- seccomp: what student code may not ask the kernel for ------------------------------------
+
+PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
+RET_ALLOW, RET_KILL = 0x7FFF0000, 0x80000000
+EPERM, ENOSYS = 1, 38
+CLONE_NEW_ANY = 0x7E020080   # CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME
+# Denied: every socket (no network, no unix socket to anything, loopback included), System V
+# and POSIX message IPC, keyrings, new namespaces, io_uring (which can open sockets itself),
+# reading or tracing other processes, bpf and perf.
+DENIED = ("socket", "msgget", "semget", "shmget", "mq_open", "add_key", "request_key", "keyctl",
+          "unshare", "setns", "ptrace", "process_vm_readv", "process_vm_writev", "bpf",
+          "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
+          "io_uring_register")
+ARCHES = {   # audit arch, the syscall numbers above and clone's, x32's bit (x86_64 only)
+    "x86_64": (0xC000003E, {"socket": 41, "msgget": 68, "semget": 64, "shmget": 29,
+                            "mq_open": 240, "add_key": 248, "request_key": 249, "keyctl": 250,
+                            "unshare": 272, "setns": 308, "ptrace": 101,
+                            "process_vm_readv": 310, "process_vm_writev": 311, "bpf": 321,
+                            "perf_event_open": 298, "userfaultfd": 323, "io_uring_setup": 425,
+                            "io_uring_enter": 426, "io_uring_register": 427, "clone": 56,
+                            "clone3": 435}, 0x40000000),
+    "aarch64": (0xC00000B7, {"socket": 198, "msgget": 186, "semget": 190, "shmget": 194,
+                             "mq_open": 180, "add_key": 217, "request_key": 218, "keyctl": 219,
+                             "unshare": 97, "setns": 268, "ptrace": 117,
+                             "process_vm_readv": 270, "process_vm_writev": 271, "bpf": 280,
+                             "perf_event_open": 241, "userfaultfd": 282, "io_uring_setup": 425,
+                             "io_uring_enter": 426, "io_uring_register": 427, "clone": 220,
+                             "clone3": 435}, None),
+}
+
+
+def seccomp_program() -> list[tuple[int, int, int, int]] | None:
+    """The filter for this machine's architecture as (code, jt, jf, k) instructions; None on
+    an architecture without a table here."""
+    import platform
+
+    table = ARCHES.get(platform.machine())
+    if table is None:
+        return None
+    arch, nr, x32 = table
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    errno = 0x00050000
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, RET_KILL), (ld, 0, 0, 0)]
+    if x32 is not None:   # the x32 ABI's numbers would slip past the table
+        prog += [(jge, 0, 1, x32), (ret, 0, 0, errno | ENOSYS)]
+    for name in DENIED:
+        prog += [(jeq, 0, 1, nr[name]), (ret, 0, 0, errno | EPERM)]
+    prog += [(jeq, 0, 1, nr["clone3"]), (ret, 0, 0, errno | ENOSYS)]  # libc falls back to clone
+    prog += [(jeq, 0, 4, nr["clone"]), (ld, 0, 0, 16), (jset, 0, 1, CLONE_NEW_ANY),
+             (ret, 0, 0, errno | EPERM), (ret, 0, 0, RET_ALLOW)]
+    prog += [(ret, 0, 0, RET_ALLOW)]
+    return prog
+
+
+def restrict_syscalls() -> bool:
+    """Install the seccomp filter on this process (and whatever it starts). False where the
+    kernel, the architecture or the C library does not allow it."""
+    program = seccomp_program()
+    libc = _load()
+    if program is None or libc is None:
+        return False
+
+    class Instruction(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint32)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Instruction))]
+
+    code = (Instruction * len(program))(*[Instruction(*i) for i in program])
+    prog = Program(len(program), code)
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return False
+    return libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) == 0
+
+
+def forget_environment() -> None:
+    """In the fork server, before any child: no variable of the grader's environment may reach
+    student code. Empties os.environ, overwrites the strings it held, and zeroes the block the
+    kernel shows as /proc/<pid>/environ (the grader's own, when the server was forked from it)."""
+    import posix
+
+    size = sys.getsizeof(b"") - 1   # where a bytes object's characters start
+    for key, value in list(posix.environ.items()):
+        for text in (key, value):
+            if isinstance(text, bytes) and len(text) > 1:   # one-byte objects are shared
+                ctypes.memset(id(text) + size, 0, len(text))
+    os.environ.clear()
+    posix.environ.clear()
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        start, end = int(fields[47]), int(fields[48])   # env_start, env_end (fields 50, 51)
+    except (OSError, ValueError, IndexError):
+        return
+    if 0 < start < end:
+        ctypes.memset(start, 0, end - start)

@@ -60,6 +60,7 @@ def run(req_fd: int, resp_fd: int, root: str, limits: dict, uid: int | None) -> 
     try:
         os.setsid()  # own process group (killed as one) and no controlling terminal
         capture = prepare(root, limits, uid, linux.die_with_parent)
+        linux.restrict_syscalls()   # last: set-up itself needed none of what it denies
     except Exception as exc:  # report set-up failures instead of dying silently
         protocol.write_frame(RESP_FD, {"ok": False, "error": {
             "type": type(exc).__name__, "message": f"sandbox set-up failed: {exc}"}})
@@ -71,6 +72,7 @@ def prepare(root: str, limits: dict, uid: int | None, after_setuid=None) -> Capt
     """Become the sandbox: as root, an unprivileged user of its own whose only writable folder
     is its scratch folder; limits; the submission's folder as the working directory and first
     on the import path; output captured. Returns the capture."""
+    os.environ.clear()   # nothing of the grader's environment (the fork server's is empty)
     if uid is not None:
         os.environ["TMPDIR"] = os.path.dirname(os.path.realpath(root))
         os.setgroups([])

@@ -21,6 +21,7 @@ def serve(sock: socket.socket, narrow: bool = False) -> NoReturn:
         from grader import workspace
 
         linux.narrow_view(linux.python_paths(), workspace.scratch_base())
+    linux.forget_environment()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader decides when we stop
     worker.warm()
     workers: dict[int, int | None] = {}   # pid -> sandbox uid

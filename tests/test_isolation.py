@@ -1,0 +1,161 @@
+"""What student code can reach from the Linux fork server's child: nothing but its channel."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+
+import pytest
+
+from conftest import ROOT, SUBMISSIONS, run_cli
+from grader.sandbox.backend import chosen
+
+pytestmark = pytest.mark.skipif(chosen() != "linux",
+                                reason="these defences are the Linux fork server's")
+
+PROBE = r'''
+import ctypes, os, socket
+def attempt(what, action):
+    try:
+        action()
+        print("REACHED", what)
+    except Exception as exc:
+        print("blocked", what, type(exc).__name__)
+def tcp():
+    s = socket.socket(); s.settimeout(2); s.connect(("127.0.0.1", TCP_PORT)); s.sendall(b"LEAK")
+def udp():
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"LEAK", ("127.0.0.1", UDP_PORT))
+def unix_path():
+    s = socket.socket(socket.AF_UNIX); s.connect(UNIX_PATH); s.sendall(b"LEAK")
+def unix_abstract():
+    s = socket.socket(socket.AF_UNIX); s.connect(b"\0" + ABSTRACT); s.sendall(b"LEAK")
+libc = ctypes.CDLL(None, use_errno=True)
+def sysv():
+    for made in (libc.shmget(0, 4096, 0o1666), libc.msgget(0, 0o1666), libc.semget(0, 1, 0o1666)):
+        if made < 0:
+            raise OSError(ctypes.get_errno(), "refused")
+def keyring():
+    if libc.syscall(248 if os.uname().machine == "x86_64" else 217, b"user", b"leak", b"x", 1,
+                    -4) < 0:   # add_key(..., KEY_SPEC_USER_KEYRING)
+        raise OSError(ctypes.get_errno(), "refused")
+def userns():
+    if libc.unshare(0x10000000) != 0:
+        raise OSError(ctypes.get_errno(), "refused")
+def environ_hits():
+    hits = [k for k, v in os.environ.items() if "canary" in (k + v).lower()]
+    for path in ("/proc/self/environ", "/proc/%d/environ" % os.getppid()):
+        try:
+            hits += [path] if b"canary" in open(path, "rb").read().lower() else []
+        except OSError:
+            pass
+    return hits
+print("ENV", environ_hits())
+for what, action in [("tcp", tcp), ("udp", udp), ("unix", unix_path), ("abstract", unix_abstract),
+                     ("sysv", sysv), ("keyring", keyring), ("userns", userns)]:
+    attempt(what, action)
+'''
+
+
+class Listener:
+    """A TCP, a UDP and two unix listeners on this host that record whatever reaches them."""
+
+    def __init__(self, folder) -> None:
+        self.received: list[str] = []
+        self.tcp = socket.create_server(("127.0.0.1", 0))
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", 0))
+        self.path = str(folder / "listener.sock")
+        self.unix = socket.socket(socket.AF_UNIX)
+        self.unix.bind(self.path)
+        os.chmod(self.path, 0o777)
+        self.abstract_name = f"nn-grader-test-{os.getpid()}-{id(self)}"
+        self.abstract = socket.socket(socket.AF_UNIX)
+        self.abstract.bind(b"\0" + self.abstract_name.encode())
+        for s in (self.tcp, self.unix, self.abstract):
+            s.listen()
+            threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+        threading.Thread(target=self._datagrams, daemon=True).start()
+
+    def _accept(self, server) -> None:
+        try:
+            while True:
+                conn, _ = server.accept()
+                self.received.append(f"connection on {server.family.name}")
+        except OSError:
+            return
+
+    def _datagrams(self) -> None:
+        try:
+            while True:
+                self.received.append(f"datagram {self.udp.recv(100)!r}")
+        except OSError:
+            return
+
+    def close(self) -> None:
+        for s in (self.tcp, self.udp, self.unix, self.abstract):
+            s.close()
+
+
+def _probe_submission(folder, listener: Listener):
+    sub = folder / "sub"
+    shutil.copytree(SUBMISSIONS / "correct" / "matmul" / "mytorch", sub / "mytorch")
+    probe = (PROBE.replace("TCP_PORT", str(listener.tcp.getsockname()[1]))
+             .replace("UDP_PORT", str(listener.udp.getsockname()[1]))
+             .replace("UNIX_PATH", repr(listener.path))
+             .replace("ABSTRACT", repr(listener.abstract_name.encode())))
+    linear = sub / "mytorch" / "nn" / "linear.py"
+    linear.write_text(linear.read_text() + "\n" + probe)
+    return sub
+
+
+def _ipc_objects() -> str:
+    done = subprocess.run(["ipcs"], capture_output=True, text=True)
+    return done.stdout if done.returncode == 0 else ""
+
+
+@pytest.fixture()
+def listener(tmp_path):
+    os.chmod(tmp_path, 0o755)
+    lis = Listener(tmp_path)
+    yield lis
+    lis.close()
+
+
+def test_no_network_no_ipc_no_keyring_no_namespace(tmp_path, listener):
+    """A correct layer that, at import, tries a loopback TCP listener, a UDP one, a unix socket
+    on the host and an abstract one, System V IPC, the user keyring and a user namespace:
+    nothing reaches the listeners, no IPC object is left, every attempt is refused, and the
+    layer keeps full marks."""
+    sub = _probe_submission(tmp_path, listener)
+    before = _ipc_objects()
+    done = run_cli("grade", str(sub), "--json", str(tmp_path / "r.json"), "--quiet")
+    assert done.returncode == 0, done.stderr
+    report = __import__("json").loads((tmp_path / "r.json").read_text())
+    assert report["score"] == report["max_score"]
+    assert listener.received == []
+    assert _ipc_objects() == before
+    from grader import rubric, vectors
+    from grader.grade import grade_path
+    from grader.sandbox.client import Zygote
+
+    rub = rubric.load(ROOT / "rubric.yaml")
+    zygote = Zygote()
+    try:
+        printed = grade_path(sub, rub, vectors.load(rub), zygote).output
+    finally:
+        zygote.close()
+    assert "REACHED" not in printed
+    for what in ("tcp", "udp", "unix", "abstract", "sysv", "keyring", "userns"):
+        assert f"blocked {what}" in printed, printed
+
+
+def test_no_variable_of_the_graders_environment_reaches_student_code(tmp_path, listener):
+    """A canary in the grader's environment appears nowhere student code can look: not in
+    os.environ, not in /proc/self/environ, not in its parent's."""
+    sub = _probe_submission(tmp_path, listener)
+    done = run_cli("grade", str(sub), env={"NN_GRADER_CANARY": "canary-7f3a9"})
+    assert done.returncode == 0, done.stderr
+    assert "ENV []" in done.stdout
+    assert "canary-7f3a9" not in done.stdout
