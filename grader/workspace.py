@@ -27,6 +27,7 @@ class Staged:
 
 
 UID_COUNT = 256
+LEASES = "/run/nn-grader/uids"   # machine-wide, like the uids themselves
 
 
 def is_root() -> bool:
@@ -38,16 +39,16 @@ def is_root() -> bool:
 @contextlib.contextmanager
 def uid_lease() -> Iterator[int | None]:
     """As root, a sandbox user id no other grader on this machine holds meanwhile (a lock file
-    per uid, so parallel graders, pool workers and Dask workers never share one); None
-    otherwise."""
+    per uid in one folder for the whole machine, whatever NN_GRADER_SCRATCH says, so parallel
+    graders, pool workers and Dask workers never share one); None otherwise."""
     if not is_root():
         yield None
         return
     import fcntl
 
     base = int(os.environ.get("NN_GRADER_UID_BASE", UID_BASE))
-    folder = Path(scratch_base()) / "uids"
-    folder.mkdir(mode=0o700, exist_ok=True)
+    folder = Path(LEASES)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     for uid in range(base, base + UID_COUNT):
         fd = os.open(folder / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
         try:
