@@ -62,6 +62,10 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
     sub = Submission(zygote, root, rubric, uid=uid, hide=tuple(hide))
     sub.start()
     mark("child started")
+    if zygote.isolation() == "permissions only":
+        from grader import workspace
+
+        workspace.warn_open(list(hide))
     needed = [c for c in rubric.cases if any(c.name in ch.cases for ch in rubric.checks)]
     inputs = {c.name: (vectors.inputs(c.name) if isinstance(vectors, VectorSet)
                        else vectors[c.name].inputs) for c in needed}

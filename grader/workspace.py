@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -117,6 +118,52 @@ def secret_paths(rubric: Rubric, extra: tuple[Path, ...] = ()) -> list[str]:
     if rubric.reference_dir is not None:
         paths.add(rubric.reference_dir.resolve())
     return sorted(str(p) for p in paths)
+
+
+_warned: set[str] = set()
+
+
+def warn_open(paths: list[str]) -> list[str]:
+    """Where only permissions keep student code out (root without a narrow view: a container
+    without mount rights, or the portable sandbox), say on stderr, once per folder, which
+    secret folder (rubric, vectors, reference, outputs) a sandbox user could still read. Staff
+    see it; the student's report never names it. Returns the folders found open."""
+    found = [p for p in paths if os.path.exists(p) and open_to_others(p)]
+    for path in found:
+        if path not in _warned:
+            _warned.add(path)
+            sys.stderr.write(
+                f"grader: warning: {path} can be read by other users, and student code runs "
+                f"with permissions as its only fence here (no narrow view of the machine): make "
+                f"it root-only, e.g. chmod -R go-rwx {path}\n")
+    return found
+
+
+def open_to_others(path: str) -> bool:
+    """True when a user who is neither the owner nor in the group can read ``path``: every
+    folder above it can be entered, and it can be read (and entered, if a folder)."""
+    import stat
+
+    real = os.path.realpath(path)
+    try:
+        for folder in [os.path.dirname(real)] + _ancestors(os.path.dirname(real)):
+            if not os.stat(folder).st_mode & stat.S_IXOTH:
+                return False
+        mode = os.stat(real).st_mode
+    except OSError:
+        return False
+    need = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)
+    return mode & need == need
+
+
+def _ancestors(path: str) -> list[str]:
+    out = []
+    while True:
+        parent = os.path.dirname(path)
+        if parent == path:
+            return out
+        out.append(parent)
+        path = parent
 
 
 def stage(src: Path, scratch: Path | None, rubric: Rubric, uid: int | None) -> Staged:

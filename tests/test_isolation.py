@@ -1,11 +1,14 @@
 """What student code can reach from the Linux fork server's child: nothing but its channel."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -132,7 +135,7 @@ def test_no_network_no_ipc_no_keyring_no_namespace(tmp_path, listener):
     before = _ipc_objects()
     done = run_cli("grade", str(sub), "--json", str(tmp_path / "r.json"), "--quiet")
     assert done.returncode == 0, done.stderr
-    report = __import__("json").loads((tmp_path / "r.json").read_text())
+    report = json.loads((tmp_path / "r.json").read_text())
     assert report["score"] == report["max_score"]
     assert listener.received == []
     assert _ipc_objects() == before
@@ -159,3 +162,65 @@ def test_no_variable_of_the_graders_environment_reaches_student_code(tmp_path, l
     assert done.returncode == 0, done.stderr
     assert "ENV []" in done.stdout
     assert "canary-7f3a9" not in done.stdout
+
+
+def test_files_right_under_the_root_folder_are_covered(tmp_path):
+    """A file directly under / (not in a folder) is as unreadable as the folders around it."""
+    secret = Path("/nn-grader-test-secret.txt")
+    secret.write_text("TOPSECRET")
+    secret.chmod(0o644)
+    sub = tmp_path / "sub"
+    shutil.copytree(SUBMISSIONS / "correct" / "matmul" / "mytorch", sub / "mytorch")
+    linear = sub / "mytorch" / "nn" / "linear.py"
+    linear.write_text(linear.read_text() + f"\ntry:\n    print('READ', open({str(secret)!r})"
+                      f".read())\nexcept OSError as exc:\n    print('blocked', exc)\n")
+    try:
+        done = run_cli("grade", str(sub))
+    finally:
+        secret.unlink()
+    assert done.returncode == 0, done.stderr
+    assert "TOPSECRET" not in done.stdout and "Score: 100 / 100" in done.stdout
+
+
+_NO_VIEW = """
+import json, sys
+from pathlib import Path
+from grader.sandbox import linux
+linux.narrow_view = lambda *args: False       # as in a container without mount rights
+from grader.sandbox.client import Zygote
+zygote = Zygote()
+from grader import rubric, vectors
+from grader.grade import grade_path
+rub = rubric.load(Path(sys.argv[1]))
+report = grade_path(Path(sys.argv[2]), rub, vectors.load(rub), zygote)
+zygote.close()
+print(json.dumps({"sandbox": report.sandbox, "output": report.output, "score": report.score}))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="sandbox users exist only as root")
+def test_without_mount_rights_root_only_secrets_stay_closed(tmp_path):
+    """With the narrow view refused (Docker's default), a hostile submission that knows where
+    the rubric and the hidden vectors are still cannot read them once they are root-only (as
+    the Gradescope set-up makes them); the report says the isolation was permissions only."""
+    course = tmp_path / "course"
+    course.mkdir(mode=0o700)
+    shutil.copy(ROOT / "rubric.yaml", course / "rubric.yaml")
+    shutil.copytree(ROOT / "vectors", course / "vectors")
+    text = (course / "rubric.yaml").read_text().replace("reference: reference\n", "")
+    (course / "rubric.yaml").write_text(text)
+    sub = tmp_path / "sub"
+    shutil.copytree(SUBMISSIONS / "correct" / "matmul" / "mytorch", sub / "mytorch")
+    linear = sub / "mytorch" / "nn" / "linear.py"
+    probe = "".join(f"\ntry:\n    print('READ', open({str(p)!r}, 'rb').read()[:20])\n"
+                    f"except OSError as exc:\n    print('blocked', type(exc).__name__)\n"
+                    for p in (course / "rubric.yaml", course / "vectors" / "hidden.npz"))
+    linear.write_text(linear.read_text() + probe)
+    done = subprocess.run([sys.executable, "-c", _NO_VIEW, str(course / "rubric.yaml"), str(sub)],
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert "permissions only" in report["sandbox"]
+    assert report["output"].count("blocked PermissionError") == 2, report["output"]
+    assert "READ" not in report["output"] and report["score"] == 100

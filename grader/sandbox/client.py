@@ -17,6 +17,14 @@ from grader.sandbox import protocol
 from grader.sandbox.protocol import Value
 
 MAX_REPLY_BYTES = 256 << 20
+SETUP_SECONDS = 5.0
+ISOLATION = {
+    "full view": "full view: a sandbox user of its own, seeing only the system's folders, the "
+                 "interpreter and its scratch folder",
+    "permissions only": "permissions only: a sandbox user of its own, with no narrow view of "
+                        "the machine, so files are protected by their owners and modes alone",
+    "same user": "same user: student code runs as the user running the grader",
+}
 
 
 @dataclass(frozen=True)
@@ -113,16 +121,26 @@ class Zygote:
         except (ProcessLookupError, ChildProcessError):
             pass
 
+    view: bool | None = None   # did the server get its narrow view (known after a spawn)
+
+    def isolation(self) -> str:
+        """What student code is kept from: "full view", "permissions only" or "same user"."""
+        if not self.narrow:
+            return "same user"
+        return "full view" if self.view else "permissions only"
+
     def describe(self) -> str:
         """The report's log line."""
-        return "Linux fork server" + (" (a sandbox user of its own, in a narrow view of the "
-                                      "machine)" if self.narrow else "")
+        return f"Linux fork server; {ISOLATION[self.isolation()]}"
 
     def spawn(self, root: Path, limits: dict, uid: int | None = None) -> "Child":
-        """Fork a sandboxed child that will import student code from ``root``."""
-        reply, fds = self._ask({"op": "spawn", "root": str(root), "limits": limits, "uid": uid},
-                               want_fds=2)
-        return Child(self, reply["pid"], fds[0], fds[1])
+        """Fork a sandboxed child, then tell it (not the server, which forks every child and
+        so must never hold a submission's path) where the student code is."""
+        reply, fds = self._ask({"op": "spawn", "limits": limits, "uid": uid}, want_fds=2)
+        self.view = bool(reply.get("view"))
+        child = Child(self, reply["pid"], fds[0], fds[1])
+        child.send({"op": "setup", "root": str(root)}, [], SETUP_SECONDS)
+        return child
 
     def reap(self, pid: int) -> int | None:
         """Kill a child with its process group and return its exit code (-N: signal N)."""

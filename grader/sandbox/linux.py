@@ -88,6 +88,10 @@ def narrow_view(expose: list[str], writable: str) -> bool:
         ok &= _bind(libc, source, path) if path == writable else \
             _bind_read_only(libc, source, path)
         os.close(fd)
+    for name in os.listdir("/"):             # files right under / too (a key, a token...)
+        path = f"/{name}"
+        if os.path.isfile(path) and not os.path.islink(path):
+            ok &= _bind_read_only(libc, "/dev/null", path)
     for cover in mounted:                    # ...then the covers made read-only
         libc.mount(b"none", cover.encode(), None,
                    MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)

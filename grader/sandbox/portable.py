@@ -21,7 +21,7 @@ import numpy as np
 
 from grader.errors import GraderError
 from grader.sandbox import protocol
-from grader.sandbox.client import MAX_REPLY_BYTES, Child, Problem, Reply
+from grader.sandbox.client import ISOLATION, MAX_REPLY_BYTES, Child, Problem, Reply
 
 BOOT_SECONDS = 120.0   # a cold laptop, an antivirus scanning numpy: the sandbox's time, not the student's
 HOME = str(Path(__file__).resolve().parents[2])
@@ -52,13 +52,18 @@ class PortableSandbox:
         limits = worker.limits_available()
         held = f"time, {', '.join(limits)} limits" if limits else \
             "a time limit only (this OS offers no memory or CPU limit)"
-        user = ""
+        user = f"; {ISOLATION[self.isolation()]}"
         if workspace.is_root():
-            user = "; as a sandbox user of its own, files protected by permissions only"
             if not self._open:
                 user += (f"; {sys.base_prefix} is closed to other users, so student code "
                          f"imports only numpy and the common modules loaded before it starts")
         return f"portable (a fresh Python per submission; {held}{user})"
+
+    def isolation(self) -> str:
+        """"permissions only" as root (a sandbox user of its own), else "same user"."""
+        from grader import workspace
+
+        return "permissions only" if workspace.is_root() else "same user"
 
     def _boot(self) -> subprocess.Popen:
         kwargs: dict = {}

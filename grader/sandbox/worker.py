@@ -53,19 +53,22 @@ class Capture(io.TextIOBase):
         return text, dropped
 
 
-def run(req_fd: int, resp_fd: int, root: str, limits: dict, uid: int | None) -> NoReturn:
-    """Linux fork server's child: set the process up as a sandbox and serve requests until
-    the parent closes the channel."""
+def run(req_fd: int, resp_fd: int, limits: dict, uid: int | None) -> NoReturn:
+    """Linux fork server's child: learn its submission's folder from the parent's first
+    frame, set the process up as a sandbox and serve requests until the channel closes."""
     _isolate_fds(req_fd, resp_fd)
+    reader = protocol.FrameReader(REQ_FD, 1 << 30)
     try:
         os.setsid()  # own process group (killed as one) and no controlling terminal
+        setup, _ = reader.read()
+        root = str(setup["root"])
         capture = prepare(root, limits, uid, linux.die_with_parent)
         linux.restrict_syscalls()   # last: set-up itself needed none of what it denies
     except Exception as exc:  # report set-up failures instead of dying silently
         protocol.write_frame(RESP_FD, {"ok": False, "error": {
             "type": type(exc).__name__, "message": f"sandbox set-up failed: {exc}"}})
         os._exit(70)
-    serve(protocol.FrameReader(REQ_FD, 1 << 30), RESP_FD, capture, root)
+    serve(reader, RESP_FD, capture, root)
 
 
 def prepare(root: str, limits: dict, uid: int | None, after_setuid=None) -> Capture:

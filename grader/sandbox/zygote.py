@@ -17,10 +17,11 @@ def serve(sock: socket.socket, narrow: bool = False) -> NoReturn:
     narrow view sandbox users get (see linux.narrow_view), once for all children."""
     linux.die_with_parent()
     linux.adopt_orphans()
+    view = False
     if narrow:
         from grader import workspace
 
-        linux.narrow_view(linux.python_paths(), workspace.scratch_base())
+        view = linux.narrow_view(linux.python_paths(), workspace.scratch_base())
     linux.forget_environment()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader decides when we stop
     worker.warm()
@@ -34,13 +35,13 @@ def serve(sock: socket.socket, narrow: bool = False) -> NoReturn:
         if not data:
             os._exit(0)
         msg = json.loads(data)
-        if msg["op"] == "spawn" and narrow and msg.get("uid") is not None:
+        if msg["op"] == "spawn" and view and msg.get("uid") is not None:
             # once: later spawns see it
             linux.cover(msg.get("limits", {}).get("hide", []), linux.python_paths())
         if msg["op"] == "spawn":
             pid, fds = _spawn(sock, msg)
             workers[pid] = msg.get("uid")
-            socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], fds)
+            socket.send_fds(sock, [json.dumps({"pid": pid, "view": view}).encode()], fds)
             for fd in fds:
                 os.close(fd)
         elif msg["op"] == "reap":
@@ -58,7 +59,7 @@ def _spawn(sock: socket.socket, msg: dict) -> tuple[int, list[int]]:
             os.close(req_w)
             os.close(resp_r)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            worker.run(req_r, resp_w, msg["root"], msg.get("limits", {}), msg.get("uid"))
+            worker.run(req_r, resp_w, msg.get("limits", {}), msg.get("uid"))
         finally:
             os._exit(70)
     os.close(req_r)
