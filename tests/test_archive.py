@@ -122,7 +122,7 @@ def test_tar_symlink_outside(tmp_path, dest):
     archive = make_tar(tmp_path / "in" / "s.tar", [
         tar_member("evil_link", type=tarfile.SYMTYPE, linkname="../.."),
         tar_member("evil_link/escaped.txt", b"x")])
-    refuse(archive, dest, tmp_path, "evil_link", "outside the destination")
+    refuse(archive, dest, tmp_path, "evil_link", "symbolic link")
     assert not (dest / "evil_link").is_symlink()
 
 
@@ -177,17 +177,17 @@ def test_zip_many_small_files_over_bound(tmp_path, dest):
 
 
 def test_zip_too_many_files(tmp_path, dest):
-    """A zip with more entries than Bounds.max_files is refused, giving the count and limit."""
+    """A zip with more files than Bounds.max_files is refused, giving the count and limit."""
     archive = make_zip(tmp_path / "in" / "s.zip", {f"f{i}.txt": b"x" for i in range(11)})
-    refuse(archive, dest, tmp_path, "11 entries", "limit 10", bounds=Bounds(max_files=10))
+    refuse(archive, dest, tmp_path, "11 files", "limit 10", bounds=Bounds(max_files=10))
     assert not dest.exists() or not any(dest.iterdir())
 
 
 def test_tar_too_many_files(tmp_path, dest):
-    """A tar with more entries than Bounds.max_files is refused before anything is extracted."""
+    """A tar with more files than Bounds.max_files is refused before anything is extracted."""
     archive = make_tar(tmp_path / "in" / "s.tar",
                        [tar_member(f"f{i}.txt", b"x") for i in range(11)])
-    refuse(archive, dest, tmp_path, "more than 10 entries", bounds=Bounds(max_files=10))
+    refuse(archive, dest, tmp_path, "11 files", "limit 10", bounds=Bounds(max_files=10))
     assert not any(dest.iterdir())
 
 
