@@ -87,18 +87,20 @@ def _unpack_error(name: str, exc: OSError, verb: str = "unpacked") -> str:
     return f"{name} could not be {verb}: {exc.strerror or exc}"
 
 
-def _check_name(name: str, bounds: Bounds) -> PurePosixPath:
+def _check_name(name: str, bounds: Bounds) -> tuple[str, ...]:
+    """The names along a member's path, or UnsafeArchive (tuples of str: an archive may have
+    100,000 members, and path objects would double what they cost)."""
     if len(name) > bounds.max_name:
         raise UnsafeArchive(f"refused member {name[:60]!r}...: a name of {len(name):,} "
                             f"characters (limit {bounds.max_name:,})")
-    path = PurePosixPath(name.replace("\\", "/"))
-    if path.is_absolute() or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         raise UnsafeArchive(f"refused member {name!r}: absolute path")
-    if ".." in path.parts:
+    parts = tuple(p for p in name.replace("\\", "/").split("/") if p not in ("", "."))
+    if ".." in parts:
         raise UnsafeArchive(f"refused member {name!r}: '..' in its path")
-    if any(len(part) > 255 for part in path.parts):
+    if any(len(part) > 255 for part in parts):
         raise UnsafeArchive(f"refused member {name!r}: a file name longer than 255 characters")
-    return path
+    return parts
 
 
 # --- zip --------------------------------------------------------------------------------------
@@ -140,10 +142,9 @@ def _extract_zip(archive: Path, dest: Path, bounds: Bounds) -> None:
     with zipfile.ZipFile(archive) as zf:
         infos = zf.infolist()
         _check_count(archive.name, len(infos), bounds, "has")
-        paths = [_check_name(info.filename, bounds) for info in infos]
-        skip = tree.MemberFilter(paths)
-        kept = [(i, p) for i, p in zip(infos, paths)
-                if p.parts and not skip.skipped(p, _zip_is_dir(i))]
+        skip = tree.MemberFilter(_check_name(info.filename, bounds) for info in infos)
+        kept = [(i, p) for i in infos if (p := _check_name(i.filename, bounds))
+                and not skip.skipped(p, _zip_is_dir(i))]
         files = [(i, p) for i, p in kept if not _zip_is_dir(i)]
         if len(files) > bounds.max_files:
             raise UnsafeArchive(f"{archive.name} has {len(files)} files (limit "
@@ -154,10 +155,10 @@ def _extract_zip(archive: Path, dest: Path, bounds: Bounds) -> None:
                                            f"{_size(bounds.max_bytes)}")
         for info, rel in kept:
             if _zip_is_dir(info):
-                os.makedirs(dest.joinpath(*rel.parts), exist_ok=True)
+                os.makedirs(dest.joinpath(*rel), exist_ok=True)
                 continue
             with zf.open(info) as src:  # real bytes are counted: headers can lie
-                _write(dest.joinpath(*rel.parts), src, budget)
+                _write(dest.joinpath(*rel), src, budget)
 
 
 def _zip_is_dir(info) -> bool:
@@ -187,7 +188,7 @@ def _extract_tar(archive: Path, dest: Path, bounds: Bounds) -> None:
     with tarfile.open(archive, tarinfo=_bounded_tarinfo()) as tf:
         members = _tar_members(tf, archive.name, bounds)
         skip = tree.MemberFilter(p for _, p in members)
-        kept = [(m, p) for m, p in members if p.parts and not skip.skipped(p, m.isdir())]
+        kept = [(m, p) for m, p in members if p and not skip.skipped(p, m.isdir())]
         files = [m for m, _ in kept if not m.isdir()]
         if len(files) > bounds.max_files:
             raise UnsafeArchive(f"{archive.name} has {len(files)} files (limit "
@@ -201,11 +202,11 @@ def _extract_tar(archive: Path, dest: Path, bounds: Bounds) -> None:
                                            f"{_size(bounds.max_bytes)}")
         for member, rel in kept:
             if member.isdir():
-                os.makedirs(dest.joinpath(*rel.parts), exist_ok=True)
+                os.makedirs(dest.joinpath(*rel), exist_ok=True)
                 continue
             src = tf.extractfile(member)
             with src:
-                _write(dest.joinpath(*rel.parts), src, budget)
+                _write(dest.joinpath(*rel), src, budget)
 
 
 def _tar_members(tf, name: str, bounds: Bounds) -> list:
@@ -356,7 +357,8 @@ def _listing(src: Path, rel: PurePosixPath, bounds: Bounds) -> list[tuple[PurePo
         with os.scandir(src.joinpath(*rel.parts)) as it:
             entries = sorted(it, key=lambda e: e.name)
     except OSError as exc:
-        raise UnsafeArchive(f"could not read {rel or src.name}: {exc.strerror}") from None
+        raise UnsafeArchive(f"could not read {rel if rel.parts else src.name}: "
+                            f"{exc.strerror}") from None
     venv = tree.venv_skips(e.name for e in entries)
     out = []
     for entry in entries:
@@ -388,20 +390,29 @@ def copy_file(path: Path, target: Path, shown: str, inside: str,
         fd = os.open(source, os.O_RDONLY | NOFOLLOW | NONBLOCK | BINARY)
     except OSError as exc:
         raise UnsafeArchive(f"could not read {shown}: {exc.strerror}") from None
-    with open(fd, "rb") as src:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise UnsafeArchive(f"refused {shown}: a link to a folder (put the folder itself in "
-                                f"the submission)")
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsafeArchive(f"refused {shown}: not a regular file")
-        if st.st_nlink > 1:
-            raise UnsafeArchive(f"refused {shown}: a file with {st.st_nlink} hard links (it may "
-                                f"be someone else's file): submit a copy of it")
+    try:
+        _check_plain(os.fstat(fd), shown)
+        src = open(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with src:
         try:
             _write(target, src, budget or _Budget(1 << 62, ""))
         except OSError as exc:
             raise UnsafeArchive(_unpack_error(shown, exc, "copied")) from None
+
+
+def _check_plain(st: os.stat_result, shown: str) -> None:
+    """A regular file with no other name, or UnsafeArchive."""
+    if stat.S_ISDIR(st.st_mode):
+        raise UnsafeArchive(f"refused {shown}: a link to a folder (put the folder itself in the "
+                            f"submission)")
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafeArchive(f"refused {shown}: not a regular file")
+    if st.st_nlink > 1:
+        raise UnsafeArchive(f"refused {shown}: a file with {st.st_nlink} hard links (it may be "
+                            f"someone else's file): submit a copy of it")
 
 
 def _within(path: str, folder: str) -> bool:

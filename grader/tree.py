@@ -43,14 +43,12 @@ def is_venv(name: str, names: Iterable[str]) -> bool:
 
 
 class MemberFilter:
-    """Which member paths of an archive to leave out, from the whole list of its names."""
+    """Which members of an archive to leave out, from the names along each one's path."""
 
-    def __init__(self, paths: Iterable[PurePosixPath]) -> None:
-        self.venvs: set[tuple[str, ...]] = {p.parts[:-1] for p in paths
-                                            if p.parts and p.parts[-1] == VENV_MARK}
+    def __init__(self, paths: Iterable[tuple[str, ...]]) -> None:
+        self.venvs: set[tuple[str, ...]] = {p[:-1] for p in paths if p and p[-1] == VENV_MARK}
 
-    def skipped(self, path: PurePosixPath, is_dir: bool) -> bool:
-        parts = path.parts
+    def skipped(self, parts: tuple[str, ...], is_dir: bool) -> bool:
         if any(skipped_name(d, True) for d in parts[:-1]) or \
                 (parts and skipped_name(parts[-1], is_dir)):
             return True
