@@ -7,6 +7,7 @@ environments, caches and macOS extras are left out before any other rule applies
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 import struct
@@ -204,8 +205,7 @@ def _extract_tar(archive: Path, dest: Path, bounds: Bounds) -> None:
             if member.isdir():
                 os.makedirs(dest.joinpath(*rel), exist_ok=True)
                 continue
-            src = tf.extractfile(member)
-            with src:
+            with tf.extractfile(member) as src:
                 _write(dest.joinpath(*rel), src, budget)
 
 
@@ -239,15 +239,11 @@ def _check_tar_kind(member) -> None:
         raise UnsafeArchive(f"refused member {member.name!r}: not a regular file")
 
 
-_TARINFO: list = []
-
-
-def _bounded_tarinfo():
+@functools.cache
+def _bounded_tarinfo() -> type:
     """tarfile's TarInfo, refusing an extended header (long name, pax attributes) bigger than
     MAX_EXTENDED_HEADER before tarfile reads it into memory, and old GNU sparse members (whose
     extension blocks tarfile collects without limit)."""
-    if _TARINFO:
-        return _TARINFO[0]
     import tarfile
 
     extended = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
@@ -264,10 +260,8 @@ def _bounded_tarinfo():
                                     f"file")
             return super()._proc_member(tf)
 
-    # tarfile's hook for processing one header; without it, plain TarInfo still extracts
-    _TARINFO.append(BoundedTarInfo if hasattr(tarfile.TarInfo, "_proc_member")
-                    else tarfile.TarInfo)
-    return _TARINFO[0]
+    # tarfile's hook for processing one header (3.10-3.13); without it, plain TarInfo
+    return BoundedTarInfo if hasattr(tarfile.TarInfo, "_proc_member") else tarfile.TarInfo
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -307,7 +301,7 @@ def locate_root(folder: Path, layer_file: str) -> Path:
         return folder
     parts = PurePosixPath(layer_file).parts
     for rel, kind in tree.walk(folder, max_depth=4, max_entries=20_000):
-        if kind == "dir" and not rel.name.startswith(".") and \
+        if kind == "dir" and not any(p.startswith(".") for p in rel.parts) and \
                 folder.joinpath(*rel.parts, *parts).is_file():
             return folder.joinpath(*rel.parts)
     return folder

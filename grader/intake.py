@@ -5,7 +5,8 @@ the file they edited (Gradescope keeps an upload as it is). Each becomes a folde
 the layer's file where the handout puts it; when nothing can, the message says what to upload."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from grader import archive, tree
@@ -55,13 +56,13 @@ def gather(src: Path, scratch: Path, rubric: Rubric) -> Found:
 
 
 def _unpack(path: Path, dest: Path, rubric: Rubric) -> Found:
+    """Extract an archive into the scratch folder and look there."""
     archive.extract(path, dest)
-    found = find(dest, rubric)
-    return Found(found.root, found.lone, found.seen, found.more, dest, staged=True)
+    return replace(find(dest, rubric), boundary=dest, staged=True)
 
 
 def _only_archive(folder: Path, found: Found) -> Path | None:
-    """The archive a folder holds alone at its top, when nothing else in it can be graded."""
+    """The one archive at a folder's top, when nothing else in the folder can be graded."""
     if found.root is not None or found.lone:
         return None
     inner = [folder.joinpath(*p.parts) for p, kind in tree.walk(folder, 1, SEARCH_ENTRIES)
@@ -128,9 +129,9 @@ def place(found: Found, out: Path) -> Path:
             package.mkdir(parents=True, exist_ok=True)
             (package / "__init__.py").touch()
         out.mkdir(parents=True, exist_ok=True)
-        shown = path.relative_to(found.boundary).as_posix() if found.boundary else path.name
-        archive.copy_file(path, out.joinpath(*rel.parts), shown,
-                          str(found.boundary or path.parent))
+        inside = found.boundary or path.parent
+        shown = path.relative_to(inside).as_posix()
+        archive.copy_file(path, out.joinpath(*rel.parts), shown, os.path.realpath(inside))
     return out
 
 

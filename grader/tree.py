@@ -37,11 +37,6 @@ def venv_skips(names: Iterable[str]) -> frozenset[str]:
     return frozenset(names & VENV_PARTS) if VENV_MARK in names else frozenset()
 
 
-def is_venv(name: str, names: Iterable[str]) -> bool:
-    """A folder named ``name`` holding ``names`` is a virtual environment as a whole."""
-    return name in VENV_NAMES and VENV_MARK in set(names)
-
-
 class MemberFilter:
     """Which members of an archive to leave out, from the names along each one's path."""
 
@@ -49,6 +44,7 @@ class MemberFilter:
         self.venvs: set[tuple[str, ...]] = {p[:-1] for p in paths if p and p[-1] == VENV_MARK}
 
     def skipped(self, parts: tuple[str, ...], is_dir: bool) -> bool:
+        """Left out: by a name along its path, or as part of a virtual environment."""
         if any(skipped_name(d, True) for d in parts[:-1]) or \
                 (parts and skipped_name(parts[-1], is_dir)):
             return True
