@@ -34,23 +34,27 @@ def grade_path(path: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | Vec
 def _grade_staged(path: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSet,
                   zygote: Zygote,
                   uid: int | None, hide: tuple[Path, ...], name: str | None) -> Report:
+    import sys
     import tempfile
 
-    from grader import archive, workspace
+    from grader import tree, workspace
     from grader.report import rejected
 
-    scratch = None
-    if uid is not None or archive.is_archive(path):
-        scratch = tempfile.TemporaryDirectory(prefix="grader-", dir=workspace.scratch_dir())
+    # always a scratch folder: an archive is extracted there, a lone file put where the
+    # handout puts it, and as root every submission is copied there for its sandbox user
+    scratch = Path(tempfile.mkdtemp(prefix="grader-", dir=workspace.scratch_dir()))
     try:
-        staged = workspace.stage(path, Path(scratch.name) if scratch else None, rubric, uid)
+        staged = workspace.stage(path, scratch, rubric, uid)
         if staged.root is None:
             return rejected(rubric, name or staged.name, staged.refused)
         return grade(staged.root, rubric, vectors, zygote, name=name or staged.name, uid=uid,
                      hide=workspace.secret_paths(rubric, hide))
     finally:
-        if scratch is not None:
-            scratch.cleanup()
+        # whatever the student's code left there (folders thousands deep, folders chmod 000):
+        # removed as far as possible, and never an exception in place of the result
+        left = tree.remove_tree(scratch)
+        if left:
+            print(f"grader: note: {left} entries left in {scratch}", file=sys.stderr)
 
 
 def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSet, zygote: Zygote,

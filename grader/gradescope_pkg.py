@@ -38,7 +38,7 @@ def package_files(rubric: Rubric) -> dict[str, tuple[bytes, int]]:
     files = {
         "setup.sh": ((ASSETS / "gradescope_setup.sh").read_bytes(), EXECUTABLE),
         "run_autograder": ((ASSETS / "gradescope_run_autograder").read_bytes(), EXECUTABLE),
-        "requirements.txt": ((ASSETS / "student-requirements.txt").read_bytes(), REGULAR),
+        "requirements.txt": ((ASSETS / "gradescope-requirements.txt").read_bytes(), REGULAR),
         "rubric.yaml": (_checked_rubric(rubric).encode(), REGULAR),
     }
     package = Path(__file__).parent

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from grader import archive
+from grader import archive, intake, tree
 from grader.rubric import Rubric
 
 UID_BASE = 61000
@@ -166,47 +166,47 @@ def _ancestors(path: str) -> list[str]:
         path = parent
 
 
-def stage(src: Path, scratch: Path | None, rubric: Rubric, uid: int | None) -> Staged:
-    """Extract an archive, or copy a folder when it must be handed to a sandbox user."""
+def stage(src: Path, scratch: Path, rubric: Rubric, uid: int | None) -> Staged:
+    """Make ``src`` (a folder, an archive, or the one file a student edits) a folder laid out
+    like the handout, or say why it cannot be.
+
+    As root, whatever is graded is first copied or extracted into ``scratch``, as plain files
+    (a link only to a file inside the submission, never a file with other hard links), and
+    handed to the sandbox user ``uid``. As an ordinary user a folder laid out like the handout
+    is graded where it is, links and all: the code runs as that user, so a link reaches nothing
+    the user could not read anyway. Either way a submission that is itself a link is refused
+    (a batch entry must not lead to the grader's files)."""
     name = archive.student_id(src)
-    if not src.exists():
-        return Staged(name, None, f"{src} does not exist")
-    if not archive.is_archive(src) and not src.is_dir():
-        return Staged(name, None, f"{src.name} is neither a folder nor a .zip/.tar/.tar.gz archive")
-    if archive.is_archive(src) or uid is not None:
-        target = scratch / "submission"
-        try:
-            if archive.is_archive(src):
-                archive.extract(src, target)
-            else:
-                _copy_code(archive.locate_root(src.resolve(), rubric.layer.file), target, rubric)
-        except archive.UnsafeArchive as exc:
-            return Staged(name, None, str(exc))
-        if uid is not None:
-            _give(scratch, uid)
-        src = target
-    return Staged(name, archive.locate_root(src.resolve(), rubric.layer.file))
+    try:
+        found = intake.gather(src, scratch, rubric)
+        if found.root is None and not found.lone:
+            raise archive.UnsafeArchive(intake.missing(rubric, found))
+        if found.root is None:
+            root = intake.place(found, scratch / "placed")
+        elif uid is not None and not found.staged:
+            root = _copy_code(found.root, scratch / "submission", rubric, found.boundary)
+        else:
+            root = found.root
+    except archive.UnsafeArchive as exc:
+        return Staged(name, None, str(exc))
+    if uid is not None:
+        _give(scratch, uid)
+    return Staged(name, root)
 
 
-def _copy_code(root: Path, target: Path, rubric: Rubric) -> None:
+def _copy_code(root: Path, target: Path, rubric: Rubric, boundary: Path | None) -> Path:
     """Copy what the layer's import can reach: its top-level package and top-level modules
     (not data, virtual environments or the grader a student keeps beside them)."""
-    import shutil
-
-    target.mkdir(parents=True)
     package = rubric.layer.module.split(".")[0]
-    if (root / package).is_dir():
-        archive.copy_tree(root / package, target / package)
-    for path in root.glob("*.py"):
-        if path.is_file() and not path.is_symlink():
-            shutil.copyfile(path, target / path.name)
+    archive.copy_tree(root, target, boundary=boundary,
+                      top=lambda name: name == package or name.endswith(".py"))
+    return target
 
 
 def _give(folder: Path, uid: int) -> None:
-    """Hand a scratch folder to the sandbox user, closed to everyone else."""
+    """Hand a scratch folder to the sandbox user, closed to everyone else (never following a
+    link, and without recursion: the tree is as deep as an archive's names allow)."""
     os.chown(folder, uid, uid)
     os.chmod(folder, 0o700)
-    for here, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            path = os.path.join(here, name)
-            os.chown(path, uid, uid, follow_symlinks=False)
+    for rel, _ in tree.walk(folder, max_depth=1 << 20, max_entries=1 << 62):
+        os.chown(folder.joinpath(*rel.parts), uid, uid, follow_symlinks=False)

@@ -5,7 +5,9 @@ import gzip
 import io
 import os
 import stat
+import struct
 import tarfile
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -122,7 +124,7 @@ def test_tar_symlink_outside(tmp_path, dest):
     archive = make_tar(tmp_path / "in" / "s.tar", [
         tar_member("evil_link", type=tarfile.SYMTYPE, linkname="../.."),
         tar_member("evil_link/escaped.txt", b"x")])
-    refuse(archive, dest, tmp_path, "evil_link", "outside the destination")
+    refuse(archive, dest, tmp_path, "evil_link", "symbolic link")
     assert not (dest / "evil_link").is_symlink()
 
 
@@ -177,17 +179,17 @@ def test_zip_many_small_files_over_bound(tmp_path, dest):
 
 
 def test_zip_too_many_files(tmp_path, dest):
-    """A zip with more entries than Bounds.max_files is refused, giving the count and limit."""
+    """A zip with more files than Bounds.max_files is refused, giving the count and limit."""
     archive = make_zip(tmp_path / "in" / "s.zip", {f"f{i}.txt": b"x" for i in range(11)})
-    refuse(archive, dest, tmp_path, "11 entries", "limit 10", bounds=Bounds(max_files=10))
+    refuse(archive, dest, tmp_path, "11 files", "limit 10", bounds=Bounds(max_files=10))
     assert not dest.exists() or not any(dest.iterdir())
 
 
 def test_tar_too_many_files(tmp_path, dest):
-    """A tar with more entries than Bounds.max_files is refused before anything is extracted."""
+    """A tar with more files than Bounds.max_files is refused before anything is extracted."""
     archive = make_tar(tmp_path / "in" / "s.tar",
                        [tar_member(f"f{i}.txt", b"x") for i in range(11)])
-    refuse(archive, dest, tmp_path, "more than 10 entries", bounds=Bounds(max_files=10))
+    refuse(archive, dest, tmp_path, "11 files", "limit 10", bounds=Bounds(max_files=10))
     assert not any(dest.iterdir())
 
 
@@ -368,3 +370,205 @@ def test_copy_tree_dangling_link(tmp_path):
         assert "old.py" in str(exc)
     else:
         assert (tmp_path / "dest/mytorch/nn/linear.py").read_bytes() == LINEAR
+
+
+# --- headers that announce too much --------------------------------------------------------
+
+def announce(archive: Path, entries: int, directory: int, zip64: bool) -> Path:
+    """Rewrite a zip's end record to announce ``entries`` entries in a central directory of
+    ``directory`` bytes (through a zip64 record when ``zip64``), as a crafted zip would."""
+    data = archive.read_bytes()
+    at = data.rfind(b"PK\x05\x06")
+    head, eocd = data[:at], bytearray(data[at:])
+    if not zip64:
+        eocd[8:16] = struct.pack("<HHL", entries, entries, directory)
+        archive.write_bytes(head + eocd)
+        return archive
+    record = struct.pack("<4sQHHLLQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries,
+                         directory, struct.unpack("<L", eocd[16:20])[0])
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, len(head), 1)
+    eocd[8:20] = struct.pack("<HHLL", 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+    archive.write_bytes(head + record + locator + eocd)
+    return archive
+
+
+def peak_memory(fn) -> int:
+    """Bytes allocated at the peak while ``fn`` runs."""
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_zip64_announcing_millions_of_entries(tmp_path, dest):
+    """A zip whose end record announces 5,000,000 entries is refused from that record alone:
+    its directory is never loaded, and memory stays under a megabyte."""
+    archive = announce(make_zip(tmp_path / "in" / "s.zip", FILES), 5_000_000, 230_000_000,
+                       zip64=True)
+    peak = peak_memory(lambda: refuse(archive, dest, tmp_path, "s.zip announces 5,000,000 "
+                                      "entries (limit 100,000)", "handout folder"))
+    assert peak < 1 << 20
+
+
+def test_zip_announcing_a_huge_directory(tmp_path, dest):
+    """A zip announcing few entries but a directory of 3 GB is refused before it is read."""
+    archive = announce(make_zip(tmp_path / "in" / "s.zip", FILES), 3, 3 << 30, zip64=True)
+    refuse(archive, dest, tmp_path, "s.zip announces a directory of 3072 MB")
+
+
+def test_zip_many_tiny_entries(tmp_path, dest):
+    """Many real entries beyond Bounds.max_entries (venv ones included) are refused."""
+    archive = make_zip(tmp_path / "in" / "s.zip",
+                       {**FILES, **{f".venv/lib/m{i}.py": b"" for i in range(150)}})
+    refuse(archive, dest, tmp_path, "s.zip announces 153 entries (limit 100)",
+           bounds=Bounds(max_entries=100))
+
+
+def test_zip_lying_entry_count(tmp_path, dest):
+    """An end record claiming 65,535 entries (the most a plain one can) is believed, and
+    refused, without reading the directory."""
+    archive = announce(make_zip(tmp_path / "in" / "s.zip", FILES), 0xFFFF, 1000, zip64=False)
+    refuse(archive, dest, tmp_path, "announces 65,535 entries", bounds=Bounds(max_entries=100))
+
+
+def test_tar_count_checked_before_reading_further(tmp_path, dest):
+    """A tar with more members than Bounds.max_entries is refused as soon as one too many is
+    read: the member after it (whose header would be refused for another reason) is never
+    read."""
+    members = [tar_member(f"f{i}.txt", b"x") for i in range(11)]
+    members.append(tar_member("n" * 100_000, b"x"))  # a GNU long-name header of 100 KB
+    archive = tmp_path / "in" / "s.tar"
+    archive.parent.mkdir(parents=True)
+    with tarfile.open(archive, "w", format=tarfile.GNU_FORMAT) as tf:
+        for info, data in members:
+            tf.addfile(info, io.BytesIO(data))
+    refuse(archive, dest, tmp_path, "s.tar has more than 10 entries",
+           bounds=Bounds(max_entries=10))
+    assert not any(dest.iterdir())
+
+
+@pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT], ids=["gnu", "pax"])
+def test_tar_member_name_of_megabytes(tmp_path, dest, fmt):
+    """A member name of 5 MB (a GNU long-name or a pax header) is refused from its header's
+    size, before tarfile reads it: memory stays far below the name's size."""
+    archive = tmp_path / "in" / "s.tar"
+    archive.parent.mkdir(parents=True)
+    with tarfile.open(archive, "w", format=fmt) as tf:
+        tf.addfile(*tar_member("mytorch/nn/linear.py", LINEAR)[:1], io.BytesIO(LINEAR))
+        tf.addfile(tar_member("a" * 5_000_000, b"x")[0], io.BytesIO(b"x"))
+    peak = peak_memory(lambda: refuse(archive, dest, tmp_path, "s.tar", "header announces a "
+                                      "name or attributes of", "(limit 65,536)"))
+    assert peak < 1 << 20
+
+
+def test_zip_member_name_too_long(tmp_path, dest):
+    """A zip member whose name is 60,000 characters long is refused, quoting only its start."""
+    archive = make_zip(tmp_path / "in" / "s.zip", {**FILES, "d/" * 30_000 + "x.py": b""})
+    message = refuse(archive, dest, tmp_path, "a name of 60,004 characters (limit 1,024)")
+    assert len(message) < 200
+
+
+@pytest.mark.parametrize("fmt", ["zip", "tar"])
+def test_deeply_nested_member_extracts(tmp_path, dest, fmt):
+    """A member 400 folders deep (within the name bound) is extracted like any other."""
+    deep = "d/" * 400 + "x.txt"
+    if fmt == "zip":
+        archive = make_zip(tmp_path / "in" / "s.zip", {**FILES, deep: b"deep"})
+    else:
+        archive = make_tar(tmp_path / "in" / "s.tar",
+                           [tar_member(n, d) for n, d in {**FILES, deep: b"deep"}.items()])
+    extract(archive, dest)
+    assert (dest / deep).read_bytes() == b"deep"
+
+
+# --- what is left out -----------------------------------------------------------------------
+
+JUNK = {".venv/pyvenv.cfg": b"home = /usr/bin\n",
+        ".venv/lib/python3.11/site-packages/numpy/__init__.py": b"raise ImportError\n",
+        "env/pyvenv.cfg": b"home = /usr/bin\n", "env/bin/activate": b"",
+        "__MACOSX/mytorch/nn/._linear.py": b"\x00\x05\x16\x07",
+        "mytorch/nn/._linear.py": b"\x00\x05\x16\x07",
+        "mytorch/__pycache__/x.cpython-311.pyc": b"junk", ".git/HEAD": b"ref: main\n",
+        ".DS_Store": b"\x00\x00\x00\x01Bud1"}
+
+
+def test_zip_leaves_out_venv_and_junk_before_any_rule(tmp_path, dest):
+    """A virtual environment (with a symlink to the system python and more files than
+    max_files), __MACOSX, caches, .git and .DS_Store are left out, not refused."""
+    members = {**FILES, **JUNK, **{f".venv/lib/m{i}.py": b"x" * 100 for i in range(50)}}
+    archive = make_zip(tmp_path / "in" / "s.zip", members)
+    with zipfile.ZipFile(archive, "a") as zf:  # the venv's python: a link out of the archive
+        info = zipfile.ZipInfo(".venv/bin/python")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, "/usr/bin/python3")
+    extract(archive, dest, Bounds(max_files=5, max_bytes=1000))
+    assert {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()} \
+        == set(FILES)
+
+
+def test_tar_leaves_out_venv_with_links(tmp_path, dest):
+    """A tar of a folder holding a venv (links to the system python, its pyvenv.cfg read
+    after them) extracts the code alone."""
+    archive = make_tar(tmp_path / "in" / "s.tar", [
+        tar_member("hw1/venv2/bin/python", type=tarfile.SYMTYPE, linkname="/usr/bin/python3"),
+        tar_member("hw1/venv2/lib/python3.11/site-packages/x.py", b"x"),
+        tar_member("hw1/venv2/pyvenv.cfg", b"home = /usr/bin\n"),
+        tar_member("hw1/venv2/notes.txt", b"kept"),
+        *(tar_member(f"hw1/{n}", d) for n, d in FILES.items())])
+    extract(archive, dest)
+    assert {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()} \
+        == {f"hw1/{n}" for n in FILES} | {"hw1/venv2/notes.txt"}
+
+
+def test_venv_made_in_the_code_folder(tmp_path, dest):
+    """`python -m venv .` in the handout folder: its bin/, lib/ and pyvenv.cfg are left out,
+    the code beside them is kept."""
+    archive = make_zip(tmp_path / "in" / "s.zip", {
+        **FILES, "pyvenv.cfg": b"home = /usr/bin\n", "lib/python3.11/site-packages/x.py": b"",
+        "bin/activate": b""})
+    extract(archive, dest)
+    assert {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()} \
+        == set(FILES)
+
+
+def test_copy_tree_leaves_out_venv_with_links(tmp_path):
+    """A folder whose .venv holds links to the system python copies without it."""
+    src = write_folder(tmp_path / "src", {**FILES, ".venv/pyvenv.cfg": b"home = /usr\n"})
+    (src / ".venv/bin").mkdir()
+    (src / ".venv/bin/python").symlink_to("/usr/bin/python3")
+    copy_tree(src, tmp_path / "dest")
+    assert {p.relative_to(tmp_path / "dest").as_posix()
+            for p in (tmp_path / "dest").rglob("*") if p.is_file()} == set(FILES)
+
+
+# --- links and hard links in folders --------------------------------------------------------
+
+def test_copy_tree_refuses_hard_link(tmp_path):
+    """A file with another hard link (it may be anyone's) is refused, naming it."""
+    secret = tmp_path / "vectors.npz"
+    secret.write_bytes(b"CANARY")
+    src = write_folder(tmp_path / "src", FILES)
+    os.link(secret, src / "mytorch/nn/data.npz")
+    with pytest.raises(UnsafeArchive, match=r"mytorch/nn/data.npz: a file with 2 hard links"):
+        copy_tree(src, tmp_path / "dest")
+    assert not any(p.read_bytes() == b"CANARY"
+                   for p in (tmp_path / "dest").rglob("*") if p.is_file())
+
+
+def test_copy_tree_refuses_folder_link(tmp_path):
+    """A link to a folder (even inside the submission) is refused, never walked into."""
+    src = write_folder(tmp_path / "src", FILES)
+    (src / "mytorch/alias").symlink_to("nn")
+    with pytest.raises(UnsafeArchive, match="mytorch/alias: a link to a folder"):
+        copy_tree(src, tmp_path / "dest")
+
+
+def test_copy_tree_refuses_pipe(tmp_path):
+    """A named pipe is refused without waiting for a writer."""
+    src = write_folder(tmp_path / "src", FILES)
+    os.mkfifo(src / "mytorch/nn/pipe")
+    with pytest.raises(UnsafeArchive, match="mytorch/nn/pipe: not a regular file"):
+        copy_tree(src, tmp_path / "dest")

@@ -125,3 +125,130 @@ def test_missing_vectors_fail_the_run_without_results(package, tmp_path):
     assert done.returncode != 0
     assert not (root / "results" / "results.json").exists()
     assert "hidden.npz" in done.stderr
+
+
+# --- what students upload to Gradescope -------------------------------------------------------
+
+def upload_lone(submission: Path, fixture: str = "") -> None:
+    src = SUBMISSIONS / fixture if fixture else ROOT / "reference"
+    submission.mkdir(parents=True)
+    shutil.copy(src / "mytorch" / "nn" / "linear.py", submission / "linear.py")
+
+
+def upload_zip_of_folder(submission: Path) -> None:
+    from test_staging import whole_folder, zip_folder
+
+    submission.mkdir(parents=True)
+    zip_folder(whole_folder(submission.parent / "work"), submission / "hw1p1.zip")
+
+
+def upload_unzipped_folder(submission: Path) -> None:
+    """What Gradescope leaves of an uploaded zip: its files, links included."""
+    from test_staging import whole_folder
+
+    whole_folder(submission)
+
+
+def upload_handout(submission: Path) -> None:
+    shutil.copytree(ROOT / "handout" / "mytorch", submission / "mytorch")
+
+
+def upload_unrelated(submission: Path) -> None:
+    submission.mkdir(parents=True)
+    (submission / "a.txt").write_text("hello")
+    (submission / "notes.pdf").write_bytes(b"%PDF-1.4")
+
+
+@pytest.mark.parametrize("upload, score", [
+    (upload_lone, 100),
+    (lambda s: upload_lone(s, "wrong/dLdW_mean"), 85),
+    (upload_zip_of_folder, 100),
+    (upload_unzipped_folder, 100),
+    (upload_handout, 0),
+], ids=["lone_linear_py", "lone_wrong_file", "zip_of_whole_folder", "unzipped_whole_folder",
+        "handout_skeleton"])
+def test_gradescope_takes_what_students_upload(package, tmp_path, upload, score):
+    """Each upload gets the score its code deserves: a lone linear.py, a zip of the whole
+    folder (.venv with a link to the system python, __MACOSX), the same unzipped, the
+    untouched handout."""
+    root = tmp_path / "autograder"
+    unpack(package, root)
+    upload(root / "submission")
+    done = run_autograder(root)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert (results["score"], results["max_score"]) == (score, 100)
+    assert "Not graded" not in results["output"]
+
+
+def test_gradescope_unrelated_upload_says_what_to_upload(package, tmp_path):
+    """Files that hold no layer: 0 points, and the message says what to upload instead."""
+    root = tmp_path / "autograder"
+    unpack(package, root)
+    upload_unrelated(root / "submission")
+    done = run_autograder(root)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 0
+    assert results["output"] == (
+        "Not graded: No mytorch/nn/linear.py found. Upload linear.py itself, or a zip of your "
+        "handout folder (the folder that holds mytorch/). Found: a.txt, notes.pdf")
+
+
+# --- the image ------------------------------------------------------------------------------
+
+def test_requirements_are_pinned_to_what_the_tests_run(package):
+    """The image installs exact versions, and those that apply to this Python are the very
+    versions these tests run with."""
+    from importlib.metadata import version
+
+    from packaging.markers import Marker
+
+    with zipfile.ZipFile(package) as zf:
+        lines = [ln.strip() for ln in zf.read("requirements.txt").decode().splitlines()
+                 if ln.strip() and not ln.startswith("#")]
+    pins = {}
+    for line in lines:
+        spec, _, marker = line.partition(";")
+        name, _, pinned = spec.strip().partition("==")
+        assert pinned, f"not pinned: {line}"
+        if not marker or Marker(marker).evaluate():
+            pins[name.lower()] = pinned
+    assert {"numpy", "pyyaml", "jinja2"} <= set(pins)
+    assert all(version(name) == pinned for name, pinned in pins.items()), pins
+
+
+def fake_python(folder: Path, version: str) -> Path:
+    """A python3 on PATH that reports ``version`` and pretends to install what it is asked."""
+    folder.mkdir()
+    script = folder / "python3"
+    script.write_text(f"""#!/bin/sh
+case "$*" in
+    *version_info*) printf '{version}' ;;
+    *"pip install"*) echo "$*" >> "{folder}/installed" ;;
+esac
+exit 0
+""")
+    script.chmod(0o755)
+    return folder
+
+
+@pytest.mark.parametrize("found, ok", [("3.8.10", False), ("2.7.18", False), ("3.9.19", False),
+                                       ("3.10.12", True), ("3.13.1", True)])
+def test_setup_checks_python_version(package, tmp_path, found, ok):
+    """setup.sh stops with one sentence naming the Python it found and what to install when
+    it is older than 3.10; otherwise it installs the pinned requirements."""
+    source = unpack(package, tmp_path / "autograder")
+    fake = fake_python(tmp_path / "bin", found)
+    env = {**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["sh", str(source / "setup.sh")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    installed = (fake / "installed").read_text() if (fake / "installed").exists() else ""
+    if ok:
+        assert done.returncode == 0, done.stderr
+        assert "requirements.txt" in installed
+    else:
+        assert done.returncode != 0 and installed == ""
+        message = done.stderr.strip()
+        assert f"Python {found}" in message and "needs Python 3.10 or newer" in message
+        assert message.count(". ") == 0 and "\n" not in message
