@@ -69,6 +69,7 @@ class Submission:
             self.budget = Budget(self.rubric.limits.total_seconds)
         layer = self.rubric.layer
         self.child = self.zygote.spawn(self.root, self.limits(), self.uid)
+        self.child.budget = self.budget
         self._pending = True
         self._send_problem = self.child.send(
             {"op": "import", "module": self.module or layer.module, "cls": self.cls or layer.cls},

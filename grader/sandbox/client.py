@@ -17,6 +17,7 @@ from grader.sandbox import protocol
 from grader.sandbox.protocol import Value
 
 MAX_REPLY_BYTES = 256 << 20
+KEEP_BYTES = 160 << 20   # every reply of one submission together: the grader's memory is bounded
 SETUP_SECONDS = 5.0
 ISOLATION = {
     "full view": "full view: a sandbox user of its own, seeing only the system's folders, the "
@@ -165,6 +166,7 @@ class Child:
     req_fd: int
     resp_fd: int
     dead: Problem | None = None
+    budget: "Budget | None" = None   # the submission's, shared by every child it needs
     reader: protocol.FrameReader = field(init=False)
 
     def __post_init__(self) -> None:
@@ -242,6 +244,9 @@ class Child:
         return self._receive(time.monotonic() + timeout, timeout)
 
     def _receive(self, deadline: float, timeout: float) -> Reply:
+        budget = self.budget
+        if budget is not None:   # what the grader keeps of one submission is bounded in all
+            self.reader.max_bytes = max(0, min(MAX_REPLY_BYTES, budget.bytes_left))
         try:
             header, arrays = self.reader.read(deadline)
         except protocol.ChannelTimeout:
@@ -249,7 +254,13 @@ class Child:
         except protocol.ChannelClosed:
             return self._died()
         except protocol.ChannelCorrupt as exc:
+            if budget is not None and self.reader.max_bytes < MAX_REPLY_BYTES:
+                return self.fail(Problem("corrupt", message=(
+                    f"it sent more than the {KEEP_BYTES >> 20} MiB of data the grader accepts "
+                    f"from one submission")))
             return self.fail(Problem("corrupt", message=str(exc)))
+        if budget is not None:
+            budget.bytes_left -= sum(a.nbytes for a in arrays) + len(str(header))
         try:
             return _reply(header, arrays)
         except (protocol.ChannelCorrupt, TypeError, ValueError, AttributeError) as exc:
@@ -281,6 +292,7 @@ class Budget:
     sleeps just under each call's limit is stopped here and keeps what it earned so far."""
     seconds: float
     deadline: float = field(init=False)
+    bytes_left: int = KEEP_BYTES
 
     def __post_init__(self) -> None:
         self.deadline = time.monotonic() + self.seconds

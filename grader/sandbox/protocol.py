@@ -44,11 +44,17 @@ def encode_frame(header: dict, arrays: list[np.ndarray] = ()) -> bytes:
 
 
 def write_frame(fd: int, header: dict, arrays: list[np.ndarray] = ()) -> None:
-    """Write one whole frame to a file descriptor."""
-    data = memoryview(encode_frame(header, arrays))
-    while data:
-        written = os.write(fd, data)
-        data = data[written:]
+    """Write one whole frame to a file descriptor, each array straight from its memory (a
+    large reply costs no copy)."""
+    arrays = [np.asarray(a) for a in arrays]
+    header = dict(header, arrays=[[a.dtype.str, list(a.shape)] for a in arrays])
+    head = json.dumps(header, allow_nan=True).encode()
+    for part in (struct.pack(">I", len(head)) + head, *arrays):
+        if isinstance(part, np.ndarray):   # its bytes in C order, copied only if not already
+            part = np.ascontiguousarray(part.reshape(-1)).view(np.uint8)
+        data = memoryview(part)
+        while data:
+            data = data[os.write(fd, data):]
 
 
 NUMERIC = "biufc"   # the dtype kinds that travel: booleans, integers, floats, complex

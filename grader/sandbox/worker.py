@@ -116,7 +116,12 @@ def serve(reader: protocol.FrameReader, resp_fd: int, capture: Capture, root: st
                 continue
             text, dropped = capture.take()
             head.update(out=text, out_dropped=dropped, step=k)
-            protocol.write_frame(resp_fd, head, out_arrays)
+            try:
+                protocol.write_frame(resp_fd, head, out_arrays)
+            except MemoryError:   # the student's value cannot be sent within the memory limit
+                head, out_arrays = _fail({"type": "MemoryError", "message": "the value returned "
+                                          "is too large to send to the grader"})
+                protocol.write_frame(resp_fd, dict(head, step=k))
             if not head.get("ok"):
                 break
 
