@@ -7,11 +7,11 @@ import json
 import os
 import re
 import sys
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
 from typing import TextIO
 
-from grader.report import Report
+from grader.report import CheckResult, Report
 
 ICONS = {"passed": "✓", "failed": "✗", "error": "!"}
 COLOURS = {"passed": "32", "failed": "31", "error": "33", "dim": "2", "bold": "1"}
@@ -41,18 +41,26 @@ def _escape(match: re.Match) -> str:
     return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
-def printable_copy(obj):
-    """A copy of a frozen dataclass (a Report, its checks) with every text printable: done
-    before rendering, since filters such as indent and wordwrap take CR for a line break."""
-    changes = {}
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        if isinstance(value, str):
-            changes[f.name] = printable(value)
-        elif isinstance(value, tuple):
-            changes[f.name] = tuple(printable(v) if isinstance(v, str) else
-                                    printable_copy(v) if is_dataclass(v) else v for v in value)
-    return replace(obj, **changes)
+def printable_report(report: Report) -> Report:
+    """The report with every text a student's code can put in it printable (itself when there
+    is nothing to escape): done before rendering, since filters such as indent and wordwrap
+    take CR for a line break."""
+    texts = [report.submission, report.summary, report.details, report.output]
+    for c in report.checks:
+        texts += (c.title, *c.messages, *c.hints)
+    if not _UNPRINTABLE.search(" ".join(texts)):   # (a space: no CR meets a LF)
+        return report
+    return replace(report, checks=tuple(map(_printable_check, report.checks)),
+                   submission=printable(report.submission),
+                   summary=printable(report.summary), details=printable(report.details),
+                   output=printable(report.output),
+                   public_summary=printable(report.public_summary))
+
+
+def _printable_check(check: CheckResult) -> CheckResult:
+    return replace(check, title=printable(check.title),
+                   messages=tuple(map(printable, check.messages)),
+                   hints=tuple(map(printable, check.hints)))
 
 
 class Styled(str):
@@ -60,12 +68,9 @@ class Styled(str):
 
 
 def _finalize(value: object) -> object:
-    """Every value a template shows is made printable, unless it is the report's own styling
+    """Every text a template shows is made printable, but not the report's own styling
     (Styled) or markup Jinja built (Markup): student text cannot reach a terminal raw."""
-    if isinstance(value, str) and not isinstance(value, Styled) and \
-            not hasattr(value, "__html__"):
-        return printable(value)
-    return value
+    return printable(value) if type(value) is str else value
 
 
 @lru_cache(maxsize=None)
@@ -125,14 +130,14 @@ def output_heading(report: Report) -> str:
 def terminal(report: Report, colour: bool = False) -> str:
     """The report `make grade` prints."""
     return environment(False).get_template("terminal.txt.j2").render(
-        r=printable_copy(report), paint=Paint(colour), icon=ICONS, points=points,
+        r=printable_report(report), paint=Paint(colour), icon=ICONS, points=points,
         output_heading=output_heading(report))
 
 
 def html(report: Report) -> str:
     """A self-contained HTML page."""
     return environment(True).get_template("report.html.j2").render(
-        r=printable_copy(report), icon=ICONS, points=points,
+        r=printable_report(report), icon=ICONS, points=points,
         output_heading=output_heading(report))
 
 
