@@ -24,7 +24,7 @@ ID_CHAR = re.compile(r"[A-Za-z0-9._@+-]")
 # Latin letters that NFKD does not take apart into a letter and an accent.
 LATIN = {"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE", "ł": "l",
          "Ł": "L", "đ": "d", "Đ": "D", "þ": "th", "Þ": "Th", "ı": "i"}
-MAX_NAME, MAX_ID = 120, 100   # a name kept as it is; the part kept of a longer one
+MAX_NAME, MAX_ID = 120, 100   # the longest name kept as it is; what is kept of more
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def safe_id(name: str) -> str:
     gets a short hash of itself, so that José and Jos_ stay apart; so do the batch's own file
     names and names too long to keep."""
     text = _readable(name)
-    if text == name and name not in RESERVED and len(name) <= MAX_NAME:
+    if text == name and name.casefold() not in RESERVED and len(name) <= MAX_NAME:
         return text
     return f"{text[:MAX_ID]}-{_digest(name, 6)}"
 

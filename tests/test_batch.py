@@ -400,3 +400,21 @@ def test_awkward_ids_are_the_same_when_the_batch_runs_again(awkward):
     subs, out, _ = awkward
     again = run_cli("batch", str(subs), "--out", str(out))
     assert "0 graded now, 14 already graded" in again.stdout, again.stdout + again.stderr
+
+
+def test_ids_are_readable_safe_and_apart(tmp_path):
+    """An id keeps a clean name as it is; any other becomes readable ASCII with a hash of the
+    name; names that would meet (also by case, or with the batch's own files) never do."""
+    assert roster.safe_id("alice_01") == "alice_01"
+    for name, start in [("José", "Jose-"), ("Straße", "Strasse-"), ("学生", "u5b66u751f-"),
+                        (".bob", "_bob-"), ("-1+1", "_1+1-"), ("a b", "a_b-"),
+                        ('=HYPERLINK("x")', "_HYPERLINK__x__-"),
+                        ("Gradebook.csv", "Gradebook.csv-"),
+                        ("x" * 130, "x" * 100 + "-")]:
+        sid = roster.safe_id(name)
+        assert sid.startswith(start) and len(sid) == len(start) + 6, (name, sid)
+        assert sid.isascii() and "/" not in sid and roster.safe_id(name) == sid
+    names = ["alice", "alice.zip", "Bob", "bob", "José", "Jos_", "Jose"]
+    ids = roster.unique_ids([tmp_path / n for n in names])
+    assert len({i.casefold() for i in ids}) == len(names)
+    assert dict(zip(names, ids))["Jos_"] == "Jos_" and dict(zip(names, ids))["Jose"] == "Jose"
