@@ -162,7 +162,8 @@ def make_inputs(rubric: Rubric, case: Case) -> dict[str, np.ndarray]:
 
 
 class Unit(Protocol):
-    """Requests that belong together (one case, one probe) and what to make of their replies."""
+    """Requests that belong together (one case, one probe) and what to make of their replies.
+    Its ``case`` (or, without one, a ``hidden`` flag) says whether it touches hidden data."""
 
     def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
         """The requests, built when they are sent (a retry may plan fewer)."""
