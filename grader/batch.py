@@ -15,17 +15,19 @@ import hashlib
 import io
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from grader import archive
 from grader.errors import GraderError
+from grader.roster import Skipped, notes, skip_counts, skip_reason, unique_ids
 
 JOURNAL = "graded.jsonl"
 MARKER_VERSION = 2
 FILES = ("results.json", "report.html")
+STAFF_OUTPUT = "staff-output.txt"
+# A cell starting with one of these is a formula to a spreadsheet (OWASP: CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Entry:
     id: str
     path: Path
     signature: str
+    name: str = ""       # the folder's or archive's own name, as the gradebook shows it
 
 
 @dataclass(frozen=True)
@@ -46,32 +49,22 @@ class Summary:
     notes: tuple[str, ...]
 
 
-def discover(folder: Path) -> tuple[list[Entry], list[str]]:
-    """Every folder or archive in ``folder``, named by the student's id; notes on the rest."""
+def discover(folder: Path) -> tuple[list[Entry], list[Skipped], list[str]]:
+    """Every folder or archive in ``folder``, each with an id of its own; what was skipped (only
+    what is not a submission at all); and notes for the TA."""
     if not folder.is_dir():
         raise GraderError(f"{folder}: not a folder of submissions")
-    entries, notes, seen = [], [], {}
+    paths, skipped = [], []
     for path in sorted(folder.iterdir()):
-        if path.name.startswith("."):
-            continue
-        if not (path.is_dir() or archive.is_archive(path)):
-            notes.append(f"ignored {path.name}: not a folder or a .zip/.tar/.tar.gz archive")
-            continue
-        sid = safe_id(archive.student_id(path))
-        if sid in seen:
-            notes.append(f"ignored {path.name}: the id {sid!r} is also {seen[sid]}")
-            continue
-        seen[sid] = path.name
-        entries.append(Entry(sid, path.resolve(), signature(path)))
-    return entries, notes
-
-
-def safe_id(name: str) -> str:
-    """An id usable as a folder name and a CSV cell: other characters become '_' (and the
-    names of the batch's own files get one in front)."""
-    cleaned = re.sub(r"[^A-Za-z0-9._@+-]", "_", name).lstrip(".") or "_"
-    cleaned = cleaned[:120]
-    return f"_{cleaned}" if cleaned in (JOURNAL, "gradebook.csv", "summary.html") else cleaned
+        reason = skip_reason(path)
+        if reason:
+            skipped.append(Skipped(path.name, reason))
+        else:
+            paths.append(path)
+    ids = unique_ids(paths)
+    entries = [Entry(sid, path.absolute(), signature(path), path.name)
+               for sid, path in zip(ids, paths)]
+    return entries, skipped, notes([p.name for p in paths], ids, skipped)
 
 
 def signature(path: Path) -> str:
@@ -204,13 +197,29 @@ def grade_task(rubric_path: str, entry: Entry, out: str, rubric_sig: str) -> dic
 
 
 def write_files(folder: Path, report, rubric) -> None:
-    """A submission's results.json (Gradescope) and report.html."""
+    """A submission's results.json (Gradescope) and report.html, for the student; and, when
+    its code printed anything once a hidden case ran, that output for staff alone."""
     from grader import render
 
     folder.mkdir(parents=True, exist_ok=True)
     results = render.gradescope(report, rubric.gradescope_hidden_visibility)
     _write(folder / FILES[0], render.results_json(results))
     _write(folder / FILES[1], render.html(report))
+    if report.staff_output or report.staff_output_dropped:
+        _write(folder / STAFF_OUTPUT, staff_text(report))
+    else:   # a regraded submission that no longer prints keeps no stale file
+        (folder / STAFF_OUTPUT).unlink(missing_ok=True)
+
+
+def staff_text(report) -> str:
+    """What the code printed once hidden cases had run: never shown to the student (it may
+    quote hidden inputs), escaped so that it is safe to read in a terminal."""
+    from grader.render import printable
+
+    more = (f", {report.staff_output_dropped} more characters not kept"
+            if report.staff_output_dropped else "")
+    return (f"# {printable(report.submission)}: what the code printed once hidden cases had "
+            f"run (for course staff only{more})\n{printable(report.staff_output)}")
 
 
 def _write(path: Path, text: str) -> None:
@@ -240,7 +249,7 @@ def run_batch(submissions: Path, out: Path, rubric_path: Path, jobs: int | None 
     rubric_path = rubric_path.resolve()
     rub = rubric_mod.load(rubric_path)   # a bad rubric stops here, before any work
     out.mkdir(parents=True, exist_ok=True)
-    entries, notes = discover(submissions)
+    entries, skipped, notes = discover(submissions)
     rubric_sig = rubric_signature(rubric_path)
     journal = {} if force else read_journal(out)
     reports: dict[str, dict] = {}
@@ -272,11 +281,11 @@ def run_batch(submissions: Path, out: Path, rubric_path: Path, jobs: int | None 
         log.close([{"version": MARKER_VERSION, "id": e.id, "signature": e.signature,
                     "rubric": rubric_sig, "report": reports[e.id]}
                    for e in entries if e.id in reports] if finished else None)
-    ordered = [reports[e.id] for e in entries if e.id in reports]
+    ordered = [{**reports[e.id], "name": e.name} for e in entries if e.id in reports]
     write_gradebook(out / "gradebook.csv", rub, ordered)
     from grader.summary import summary_html
 
-    _write(out / "summary.html", summary_html(ordered, rub))
+    _write(out / "summary.html", summary_html(ordered, rub, skipped=skip_counts(skipped)))
     errored = sum(1 for r in ordered if r.get("status") != "graded")
     return Summary(len(entries), len(todo), len(entries) - len(todo), errored, tuple(notes))
 
@@ -294,16 +303,27 @@ def compact(report: dict) -> dict:
 
 
 def write_gradebook(path: Path, rubric, reports: Iterable[dict]) -> None:
-    """One row per submission: id, total, max, status, then each check's points."""
+    """One row per submission: id, the folder's or archive's name, total, max, status, each
+    check's points, named mistakes. Numbers stay numbers; no text cell is a formula."""
+    from grader.render import printable
+
     ids = [c.id for c in rubric.checks]
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["id", "total", "max", "status", *ids, "mistakes"])
+    writer.writerow(["id", "name", "total", "max", "status", *ids, "mistakes"])
     for r in reports:
         scores = {c["id"]: c["score"] for c in r["checks"]}
-        writer.writerow([r["submission"], _num(r["score"]), _num(r["max_score"]), r["status"],
-                         *(_num(scores.get(i, 0)) for i in ids), ";".join(r.get("mistakes", []))])
+        name = printable(str(r.get("name") or r["submission"]))
+        writer.writerow([_cell(r["submission"]), _cell(name), _num(r["score"]),
+                         _num(r["max_score"]), _cell(r["status"]),
+                         *(_num(scores.get(i, 0)) for i in ids),
+                         _cell(";".join(r.get("mistakes", [])))])
     _write(path, buf.getvalue())
+
+
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one that would start a formula gets a quote."""
+    return f"'{text}" if text.startswith(FORMULA_START) else text
 
 
 def _num(value: float) -> str:

@@ -124,25 +124,29 @@ def _report(rubric: Rubric, name: str, results: tuple[CheckResult, ...],
 
     score = round(sum(r.score for r in results), 4)
     failures = [r for r in runs.values() if r.failure]
-    status, summary, details = "graded", "", ""
+    status, summary, public, details = "graded", "", "", ""
     if failures and all(r.failed_stage == "import" for r in runs.values()):
         status = "not_importable"
-        summary = "Your module could not be imported: " + messages.problem(
+        summary = public = "Your module could not be imported: " + messages.problem(
             failures[0].failure, "import", rubric)
         details = _excerpt(failures[0].failure)
     elif failures:
         status = "crashed"
-        summary, details = _crash_summary(rubric, failures)
-    output = "".join(sub.output)
-    dropped = sub.output_dropped + max(0, len(output) - MAX_OUTPUT)
+        summary, public, details = _crash_summary(rubric, failures)
+    output, staff = "".join(sub.output), "".join(sub.staff_output)
     return Report(rubric.assignment, name, status, score, rubric.max_score, results, summary,
-                  details, output[:MAX_OUTPUT], dropped,
-                  any(c.visibility == "hidden" for c in rubric.checks), sub.zygote.describe())
+                  details, output[:MAX_OUTPUT],
+                  sub.output_dropped + max(0, len(output) - MAX_OUTPUT),
+                  any(c.visibility == "hidden" for c in rubric.checks), public_summary=public,
+                  staff_output=staff[:MAX_OUTPUT],
+                  staff_output_dropped=sub.staff_output_dropped + max(0, len(staff) - MAX_OUTPUT),
+                  sandbox=sub.zygote.describe())
 
 
-def _crash_summary(rubric: Rubric, failures: list[CaseRun]) -> tuple[str, str]:
-    """Each distinct failure once, with the cases it happened on; tracebacks of public cases
-    only (an exception message may quote a hidden input)."""
+def _crash_summary(rubric: Rubric, failures: list[CaseRun]) -> tuple[str, str, str]:
+    """Each distinct failure once, with the cases it happened on: the summary, the same
+    without hidden cases (what a student may see before grades are published), and the
+    traceback of a public case only (an exception message may quote a hidden input)."""
     from grader import messages
 
     public = [r for r in failures if r.case.visibility == "public"]
@@ -156,10 +160,11 @@ def _crash_summary(rubric: Rubric, failures: list[CaseRun]) -> tuple[str, str]:
         text = messages.problem(g[0].failure, g[0].failed_stage, rubric)
         lines.append(f"{text} (case{'s' if len(g) > 1 else ''} "
                      f"{', '.join(r.case.name for r in g)})")
+    shown = "Some checks could not run: " + " ".join(lines) if lines else ""
     if hidden:
         lines.append(f"Your code also failed to run on {hidden} hidden case(s).")
     details = _excerpt(public[0].failure) if public else ""
-    return "Some checks could not run: " + " ".join(lines), details
+    return "Some checks could not run: " + " ".join(lines), shown, details
 
 
 def _excerpt(problem) -> str:

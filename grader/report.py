@@ -50,9 +50,13 @@ class Report:
     checks: tuple[CheckResult, ...]
     summary: str = ""                 # one sentence at the top: what happened overall
     details: str = ""                 # e.g. the traceback of an import failure
-    output: str = ""                  # what the student's code printed (truncated)
-    output_dropped: int = 0
+    output: str = ""                  # what the student's code printed (truncated) on
+    output_dropped: int = 0           # public cases, before any hidden case ran
     has_hidden: bool = False
+    public_summary: str = ""          # the summary without hidden cases: what a student sees
+                                      # while hidden results are not published
+    staff_output: str = ""            # printed once a hidden case ran: course staff only
+    staff_output_dropped: int = 0
     sandbox: str = ""                 # which sandbox ran the code, for the log line
 
     @property
@@ -78,5 +82,5 @@ def rejected(rubric, submission: str, reason: str) -> Report:
                                len(c.cases), "error", (f"not run: {reason}",))
                    for c in rubric.checks)
     return Report(rubric.assignment, submission, "rejected", 0.0, rubric.max_score, checks,
-                  summary=f"Not graded: {reason}",
+                  summary=f"Not graded: {reason}", public_summary=f"Not graded: {reason}",
                   has_hidden=any(c.visibility == "hidden" for c in rubric.checks))

@@ -50,8 +50,11 @@ class Submission:
     hide: tuple[str, ...] = ()         # folders covered from the child (root mode)
     child: Child | None = None
     setup_problem: Problem | None = None
-    output: list[str] = field(default_factory=list)
+    output: list[str] = field(default_factory=list)        # for the student: see _keep_output
     output_dropped: int = 0
+    staff_output: list[str] = field(default_factory=list)  # printed once hidden data was in
+    staff_output_dropped: int = 0
+    hidden_sent: bool = False          # a step touching a hidden case has run in some child
     _pending: bool = field(default=False, repr=False)          # import sent, answer not read
     _send_problem: Problem | None = field(default=None, repr=False)
     budget: Budget | None = field(default=None, repr=False)    # set when the first child starts
@@ -112,12 +115,25 @@ class Submission:
         Child.read_script)."""
         if sent is not None:
             return [Reply(problem=sent)]
-        replies = self.child.read_script(headers, self.rubric.limits.call_seconds, self.budget)
-        for reply in replies:
+        return self.child.read_script(headers, self.rubric.limits.call_seconds, self.budget)
+
+    def keep_script_output(self, headers: list[dict], replies: list[Reply],
+                           hidden: list[bool]) -> None:
+        """Keep what each reply of a script says the student's code printed, as public or
+        staff-only output; ``hidden`` tells, for each step, whether it touches a hidden case."""
+        for reply, secret in zip(replies, answer_spans(headers, hidden)):
+            self.hidden_sent = self.hidden_sent or secret
             self._keep_output(reply)
-        return replies
 
     def _keep_output(self, reply: Reply) -> None:
+        """Public output only until a hidden case has run: from then on the student's code may
+        hold hidden data (in memory, or in a file a later child reads), so everything it prints,
+        in this child or the next, is for course staff only."""
+        if self.hidden_sent:
+            if reply.output:
+                self.staff_output.append(reply.output)
+            self.staff_output_dropped += reply.output_dropped
+            return
         if reply.output:
             self.output.append(reply.output)
         self.output_dropped += reply.output_dropped
@@ -153,7 +169,8 @@ def make_inputs(rubric: Rubric, case: Case) -> dict[str, np.ndarray]:
 
 
 class Unit(Protocol):
-    """Requests that belong together (one case, one probe) and what to make of their replies."""
+    """Requests that belong together (one case, one probe) and what to make of their replies.
+    Its ``case`` (or, without one, a ``hidden`` flag) says whether it touches hidden data."""
 
     def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
         """The requests, built when they are sent (a retry may plan fewer)."""
@@ -163,8 +180,44 @@ class Unit(Protocol):
         problem that kept every request from running."""
 
 
+def touches_hidden(unit: Unit) -> bool:
+    """Whether a unit runs the student's code on hidden data: a hidden case, or (a unit with no
+    case, such as an init sample) one that only hidden checks use."""
+    case = getattr(unit, "case", None)
+    if case is not None:
+        return case.visibility == "hidden"
+    return bool(getattr(unit, "hidden", True))
+
+
+def answer_spans(headers: list[dict], hidden: list[bool]) -> list[bool]:
+    """For each step of a script: whether the output its answer carries may come from a hidden
+    step. A quiet step answers only if it fails, so what it prints arrives with the next
+    answer: that answer counts as hidden if any step since the previous answer was."""
+    spans, pending = [], False
+    last = len(headers) - 1
+    for k, (header, secret) in enumerate(zip(headers, hidden)):
+        pending = pending or secret
+        spans.append(pending)
+        if k == last or not header.get("quiet"):
+            pending = False
+    return spans
+
+
 def run_units(sub: Submission, units: list[Unit],
               meanwhile: Callable[[], None] | None = None) -> list[object]:
+    """Run every unit's requests, the units that touch no hidden case first (so that nothing
+    the student's code prints, raises or returns for a public case can carry hidden data);
+    results in the order of ``units``."""
+    order = sorted(range(len(units)), key=lambda k: touches_hidden(units[k]))
+    results = _run_in_order(sub, [units[k] for k in order], meanwhile)
+    out: list[object] = [None] * len(units)
+    for k, result in zip(order, results):
+        out[k] = result
+    return out
+
+
+def _run_in_order(sub: Submission, units: list[Unit],
+                  meanwhile: Callable[[], None] | None = None) -> list[object]:
     """Run every unit's requests as one script; after a failure, send the units that did not
     run again (to a fresh child if it died). ``meanwhile`` runs while the child works."""
     results: list[object] = [None] * len(units)
@@ -179,7 +232,10 @@ def run_units(sub: Submission, units: list[Unit],
         if meanwhile is not None:
             meanwhile()
             meanwhile = None
-        replies = sub.read_replies([h for plan in plans for h, _ in plan], sent)
+        headers = [h for plan in plans for h, _ in plan]
+        replies = sub.read_replies(headers, sent)
+        sub.keep_script_output(headers, replies, [touches_hidden(u) for u, plan
+                                                  in zip(units[i:], plans) for _ in plan])
         pos, done = 0, len(units)
         for k, plan in enumerate(plans):
             part = replies[pos:pos + len(plan)]
@@ -254,6 +310,12 @@ class InitUnit:
     rubric: Rubric
     param: str
     dims: dict[str, int]
+
+    @property
+    def hidden(self) -> bool:
+        """True when only hidden checks look at this sample."""
+        return not any(c.kind == "init" and self.param in c.targets and c.visibility == "public"
+                       for c in self.rubric.checks)
 
     def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
         layer = self.rubric.layer

@@ -8,6 +8,7 @@ import math
 import statistics
 from collections import Counter
 from dataclasses import dataclass
+from typing import Iterable
 from urllib.parse import quote
 
 from grader.report import STATUSES
@@ -63,6 +64,15 @@ class Row:
     status: str
     summary: str
     link: str
+    name: str = ""      # the folder's or archive's name, when the id is not simply that
+
+
+@dataclass(frozen=True)
+class SkipCount:
+    """Entries of the submissions folder that are not submissions, for one reason."""
+    reason: str
+    count: int
+    names: str          # the first few, for display
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,7 @@ class ClassSummary:
     mistakes: tuple[MistakeCount, ...]
     problems: tuple[Row, ...]
     rows: tuple[Row, ...]
+    skipped: tuple[SkipCount, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,8 +135,10 @@ class Chart:
     y_label: tuple[float, float, str]
 
 
-def summarize(reports: list[dict], rubric: Rubric) -> ClassSummary:
-    """Compute the class summary from ``Report.to_dict()`` dictionaries."""
+def summarize(reports: list[dict], rubric: Rubric,
+              skipped: Iterable[tuple[str, int, list[str]]] = ()) -> ClassSummary:
+    """Compute the class summary from ``Report.to_dict()`` dictionaries (and what the batch
+    skipped: reason, count, names)."""
     scores = [float(r["score"]) for r in reports]
     graded = sum(1 for r in reports if r["status"] == GRADED)
     rows = tuple(sorted((_row(r) for r in reports), key=lambda row: (row.id.casefold(), row.id)))
@@ -137,7 +150,8 @@ def summarize(reports: list[dict], rubric: Rubric) -> ClassSummary:
         minimum=min(scores, default=None), maximum=max(scores, default=None),
         histogram=histogram(scores, rubric.max_score), checks=pass_rates(reports, rubric),
         mistakes=mistake_counts(reports, rubric), rows=rows,
-        problems=tuple(row for row in rows if row.status != GRADED))
+        problems=tuple(row for row in rows if row.status != GRADED),
+        skipped=tuple(SkipCount(reason, n, _some(names)) for reason, n, names in skipped))
 
 
 def histogram(scores: list[float], max_score: float, bins: int = BINS) -> tuple[Bin, ...]:
@@ -224,11 +238,12 @@ def chart(summary: ClassSummary) -> Chart:
                  (14, _r((top + baseline) / 2), "submissions"))
 
 
-def summary_html(reports: list[dict], rubric: Rubric, title: str | None = None) -> str:
+def summary_html(reports: list[dict], rubric: Rubric, title: str | None = None,
+                 skipped: Iterable[tuple[str, int, list[str]]] = ()) -> str:
     """A self-contained HTML page (inline SVG and CSS, no JavaScript) summarising the class."""
     from grader import render
 
-    summary = summarize(reports, rubric)
+    summary = summarize(reports, rubric, skipped)
     return render.environment(True).get_template("summary.html.j2").render(
         s=summary, chart=chart(summary), title=title or f"{summary.assignment} — class summary",
         points=render.points, stat=stat)
@@ -248,11 +263,18 @@ def _r(value: float) -> float:
     return round(value, 2)
 
 
+def _some(names: list[str], shown: int = 10) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def _row(report: dict) -> Row:
     sid = str(report["submission"])
+    name = str(report.get("name") or sid)
     # quote() makes any id a single relative path segment: no scheme, no '/', no markup
     return Row(sid, float(report["score"]), float(report["max_score"]), report["status"],
-               report.get("summary", ""), f"{quote(sid, safe='')}/{REPORT_LINK}")
+               report.get("summary", ""), f"{quote(sid, safe='')}/{REPORT_LINK}",
+               name if name != sid else "")
 
 
 def _statuses(reports: list[dict]) -> tuple[tuple[str, int], ...]:

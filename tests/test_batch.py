@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SUBMISSIONS, run_cli
-from grader import batch
+from grader import batch, roster
 from grader.sandbox.backend import chosen
 
 MIX = ["correct/matmul", "correct/loops", "correct/prints", "wrong/dLdW_mean",
@@ -87,7 +87,7 @@ def test_batch_scores_equal_single_grading(folder, graded, grade):
         if path.name == "readme.txt":
             continue
         report = grade(path)
-        row = rows[batch.safe_id(path.name.split(".")[0])]
+        row = rows[roster.safe_id(path.name.split(".")[0])]
         assert float(row["total"]) == report.score, path.name
         assert row["status"] == report.status, path.name
         for check in report.checks:
@@ -313,3 +313,111 @@ def test_submission_no_worker_could_grade_gets_its_row_and_report(tmp_path, monk
     assert "killed" in results["output"] and "killed" in (out / "eve" / "report.html").read_text()
     again = batch.run_batch(subs, out, ROOT / "rubric.yaml", progress=False)
     assert (again.graded_now, again.skipped) == (0, 1)
+
+
+AWKWARD = ["alice", "José", "Jos_", "a b", "a_b", ".bob", "学生", '=HYPERLINK("x","y")', "-1+1",
+           "@SUM(A1)", "+1", "Bob", "bob"]
+JUNK = [".DS_Store", "__MACOSX", "readme.txt", "evil\x1b[2J.txt", "._alice.zip"]
+
+
+@pytest.fixture(scope="module")
+def awkward(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """A class whose folder names collide once cleaned, start with a dot, are not ASCII or
+    would be formulas in a spreadsheet; an archive named like a folder; the system's junk."""
+    subs, out = tmp_path_factory.mktemp("awkward"), tmp_path_factory.mktemp("awkward-out")
+    for name in AWKWARD:
+        shutil.copytree(SUBMISSIONS / "correct" / "matmul" / "mytorch", subs / name / "mytorch")
+    _zip(SUBMISSIONS / "hostile" / "hidden_print" / "mytorch", subs / "alice.zip")
+    (subs / "__MACOSX").mkdir()
+    for name in JUNK[:1] + JUNK[2:]:
+        (subs / name).write_text("not a submission")
+    result = run_cli("batch", str(subs), "--out", str(out), "--jobs", "2", timeout=600)
+    assert result.returncode == 0, result.stderr
+    return subs, out, result
+
+
+def test_every_entry_gets_one_row_under_an_id_of_its_own(awkward):
+    """Names that clean to the same id, dot names and non-ASCII names each get one row, an
+    id of their own (readable, a hash where needed) and their files; the row keeps the name."""
+    _, out, _ = awkward
+    rows = _gradebook(out)
+    names = [r["name"].removeprefix("'") for r in rows]
+    assert sorted(names) == sorted(AWKWARD + ["alice.zip"])
+    ids = [r["id"].removeprefix("'") for r in rows]
+    assert len({i.casefold() for i in ids}) == len(rows)   # apart even on macOS
+    by_name = dict(zip(names, ids))
+    assert by_name["Jos_"] == "Jos_" and by_name["José"].startswith("Jose-")
+    assert by_name["a_b"] == "a_b" and by_name["a b"].startswith("a_b-")
+    assert by_name[".bob"].startswith("_bob-") and by_name["学生"].startswith("u5b66u751f-")
+    assert by_name["alice"].startswith("alice-") and by_name["alice.zip"].startswith("alice-")
+    for sid in ids:
+        assert not sid.startswith((".", "-")), sid
+        assert (out / sid / "results.json").is_file() and (out / sid / "report.html").is_file()
+    assert all(r["total"] == "100" for r in rows)
+
+
+def test_gradebook_cells_are_never_formulas(awkward):
+    """A text cell that a spreadsheet would evaluate starts with a quote; numbers stay numbers."""
+    _, out, _ = awkward
+    rows = _gradebook(out)
+    texts = {r["name"] for r in rows}
+    assert {"'=HYPERLINK(\"x\",\"y\")", "'-1+1", "'@SUM(A1)", "'+1"} <= texts
+    numeric = {"total", "max", *(k for k in rows[0] if k.startswith(("init_", "Z_", "dL")))}
+    for row in rows:
+        for key, cell in row.items():
+            if key in numeric:
+                float(cell)
+            else:
+                assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (key, cell)
+
+
+def test_skipped_entries_are_counted_with_their_reason(awkward):
+    """Only what is not a submission is skipped: a note and the summary page say how many and
+    why, with the names, a file name's escapes shown as text."""
+    _, out, result = awkward
+    assert "skipped 5 of 19 entries" in result.stderr
+    assert "2 not a folder or a .zip/.tar/.tar.gz archive (evil" in result.stderr
+    assert "3 left by the operating system (.DS_Store, ._alice.zip, __MACOSX)" in result.stderr
+    assert "evil\\x1b[2J.txt" in result.stderr and "\x1b" not in result.stderr
+    assert "told apart with a hash: " in result.stderr and "alice.zip as alice-" in result.stderr
+    page = (out / "summary.html").read_text()
+    assert "Skipped, not submissions: 3 left by the operating system" in page
+    assert "evil\\x1b[2J.txt" in page and "\x1b" not in page
+
+
+def test_what_hidden_cases_printed_is_in_a_staff_file_only(awkward):
+    """The submission that prints its inputs: the staff file has what it printed once hidden
+    cases ran; its report.html and results.json do not; others have no staff file."""
+    _, out, _ = awkward
+    sid = next(r["id"] for r in _gradebook(out) if r["name"] == "alice.zip")
+    staff = (out / sid / "staff-output.txt").read_text()
+    assert "CANARY forward A(6, 5)" in staff and "CANARY forward A(96, 64)" in staff
+    for name in ("report.html", "results.json"):
+        text = (out / sid / name).read_text()
+        assert "CANARY forward A(4, 3)" in text and "(6, 5)" not in text, name
+    assert len(list(out.glob("*/staff-output.txt"))) == 1
+
+
+def test_awkward_ids_are_the_same_when_the_batch_runs_again(awkward):
+    """Ids depend on names alone: a second run finds every submission already graded."""
+    subs, out, _ = awkward
+    again = run_cli("batch", str(subs), "--out", str(out))
+    assert "0 graded now, 14 already graded" in again.stdout, again.stdout + again.stderr
+
+
+def test_ids_are_readable_safe_and_apart(tmp_path):
+    """An id keeps a clean name as it is; any other becomes readable ASCII with a hash of the
+    name; names that would meet (also by case, or with the batch's own files) never do."""
+    assert roster.safe_id("alice_01") == "alice_01"
+    for name, start in [("José", "Jose-"), ("Straße", "Strasse-"), ("学生", "u5b66u751f-"),
+                        (".bob", "_bob-"), ("-1+1", "_1+1-"), ("a b", "a_b-"),
+                        ('=HYPERLINK("x")', "_HYPERLINK__x__-"),
+                        ("Gradebook.csv", "Gradebook.csv-"),
+                        ("x" * 130, "x" * 100 + "-")]:
+        sid = roster.safe_id(name)
+        assert sid.startswith(start) and len(sid) == len(start) + 6, (name, sid)
+        assert sid.isascii() and "/" not in sid and roster.safe_id(name) == sid
+    names = ["alice", "alice.zip", "Bob", "bob", "José", "Jos_", "Jose"]
+    ids = roster.unique_ids([tmp_path / n for n in names])
+    assert len({i.casefold() for i in ids}) == len(names)
+    assert dict(zip(names, ids))["Jos_"] == "Jos_" and dict(zip(names, ids))["Jose"] == "Jose"

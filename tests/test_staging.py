@@ -258,9 +258,6 @@ def test_link_inside_the_submission_is_copied(grade, tmp_path):
     assert full(grade(sub))
 
 
-@pytest.mark.xfail(reason="batch.discover resolves each entry (Entry.path = path.resolve()), "
-                   "so staging never sees the link; needs `path.absolute()` in batch.py",
-                   strict=False)
 def test_batch_entry_that_is_a_link(tmp_path):
     """A batch entry that is a link to a folder outside the class folder is refused."""
     from grader import batch
