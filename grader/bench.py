@@ -77,16 +77,21 @@ def _student_handout(rubric: Path, tmp: Path) -> Path:
     return top
 
 
-def make_class(folder: Path, n: int, fixtures: Path) -> list[Path]:
-    """``n`` submissions cycling through the correct, wrong and broken fixtures."""
+def make_class(folder: Path, n: int, fixtures: Path, sleepers: int = 0) -> list[Path]:
+    """``n`` submissions cycling through the correct, wrong and broken fixtures; with
+    ``sleepers``, that many of them (spread over the class) sleep just under every call's
+    limit instead."""
     import shutil
 
     kinds = [p for kind in ("correct", "wrong", "broken")
              for p in sorted((fixtures / kind).iterdir()) if p.is_dir()]
+    sleeper = fixtures / "hostile" / "sleeps_under_limits"
+    every = n // sleepers if sleepers else 0
     folder.mkdir(parents=True)
     made = []
     for i in range(n):
-        src = kinds[i % len(kinds)]
+        src = sleeper if every and i % every == every - 1 and i // every < sleepers else \
+            kinds[i % len(kinds)]
         dest = folder / f"s{i:05d}-{src.name}"
         shutil.copytree(src, dest, ignore=shutil.ignore_patterns("expect.yaml", "__pycache__"))
         made.append(dest)
@@ -124,7 +129,8 @@ def _run_batch(subs: Path, out: Path, rubric: Path, env: dict) -> tuple[float, i
     return time.perf_counter() - start, peak
 
 
-def bench_batch(rubric: Path, n: int, naive_sample: int, memory_sizes: tuple[int, int]) -> None:
+def bench_batch(rubric: Path, n: int, naive_sample: int, memory_sizes: tuple[int, int],
+                sleepers: int = 0) -> None:
     """Throughput of `batch` against one `grade` process per submission; peak memory."""
     import tempfile
 
@@ -160,8 +166,27 @@ def bench_batch(rubric: Path, n: int, naive_sample: int, memory_sizes: tuple[int
                   f"(whole process tree; {size / seconds:.1f} submissions/s)")
         print(f"memory ratio {memory_sizes[1]} / {memory_sizes[0]} = {peaks[1] / peaks[0]:.2f}x "
               f"(target <= 1.2x)")
+        if sleepers:
+            _bench_sleepers(tmp, rubric, env, fixtures, sleepers)
     user = "root: each submission as a sandbox user" if workspace.is_root() else "an ordinary user"
     print(f"(as {user}; {os.cpu_count()} cores)")
+
+
+def _bench_sleepers(tmp: Path, rubric: Path, env: dict, fixtures: Path, size: int) -> None:
+    """A class where a tenth sleeps just under every call's limit, against an honest one of
+    the same size: each sleeper costs at most its total budget."""
+    from grader import rubric as rubric_mod
+
+    budget = rubric_mod.load(rubric).limits.total_seconds
+    jobs = os.cpu_count() or 1
+    honest_dir, sleepy_dir = tmp / f"honest{size}", tmp / f"sleepy{size}"
+    make_class(honest_dir, size, fixtures)
+    make_class(sleepy_dir, size, fixtures, sleepers=size // 10)
+    honest, _ = _run_batch(honest_dir, tmp / "honest-out", rubric, env)
+    sleepy, _ = _run_batch(sleepy_dir, tmp / "sleepy-out", rubric, env)
+    bound = honest + (size // 10) * budget / jobs
+    print(f"a tenth sleeping, {size} submissions: {sleepy:6.1f} s against {honest:5.1f} s "
+          f"honest; bound honest + sleepers x {budget:g} s / {jobs} workers = {bound:.1f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,9 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--naive-sample", type=int, default=40,
                    help="submissions graded the naive way (its rate is per submission)")
     b.add_argument("--memory-sizes", type=int, nargs=2, default=(200, 2000))
+    b.add_argument("--sleepy-class", type=int, default=40,
+                   help="size of the class where a tenth sleeps under the limits (0: skip)")
     args = p.parse_args(argv)
     if args.what == "batch":
-        bench_batch(args.rubric, args.n, args.naive_sample, tuple(args.memory_sizes))
+        bench_batch(args.rubric, args.n, args.naive_sample, tuple(args.memory_sizes),
+                    args.sleepy_class)
     if args.what == "grade":
         import tempfile
 

@@ -30,3 +30,7 @@ python3 -m pip install -r "$HERE/requirements.txt" \
     || python3 -m pip install --break-system-packages -r "$HERE/requirements.txt"
 
 python3 -c "import numpy, yaml, jinja2"
+
+# The full rubric and the hidden vectors live here. Where the container gives the grader no
+# mount rights (Docker's default) student code is fenced by file permissions alone: root only.
+chmod -R go-rwx "$HERE"
