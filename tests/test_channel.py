@@ -274,6 +274,18 @@ class Thing:
     def total(self):
         return self._limit.sum()
 
+    def forged_nested(self):
+        head = b'{"ok": true, "arrays": [], "values": ' + b"[" * 100000 + b"]" * 100000 + b"}"
+        os.write(4, struct.pack(">I", len(head)) + head)
+
+    def forged_nan(self):
+        head = b'{"ok": true, "arrays": [], "values": [], "out_dropped": NaN}'
+        os.write(4, struct.pack(">I", len(head)) + head)
+
+    def forged_empty_huge(self):
+        os.write(4, _frame({"ok": True, "values": [{"kind": "array"}]},
+                           [("<f8", [0, 2 ** 40], b"")]))
+
     def forged_step(self):
         os.write(4, _frame({"ok": True, "values": [], "step": 7}))
         return 1
@@ -428,6 +440,22 @@ def test_forged_reply_with_bad_values(student):
     child, _ = student()
     problem = call(child, "forged_values").problem
     assert problem is not None and problem.kind == "corrupt"
+
+
+@pytest.mark.parametrize("method", ["forged_nested", "forged_nan"])
+def test_forged_header_nested_deep_or_not_finite(student, method):
+    """A header nested a hundred thousand deep, or holding NaN, is a corrupt Problem."""
+    child, _ = student()
+    problem = call(child, method).problem
+    assert problem is not None and problem.kind == "corrupt"
+
+
+def test_forged_empty_array_of_absurd_shape_is_a_value_not_a_crash(student):
+    """A zero-size array announcing a dimension of 2**40 costs nothing and comes back as it is
+    (the checks then judge its shape)."""
+    child, _ = student()
+    reply = call(child, "forged_empty_huge")
+    assert reply.problem is None and reply.values[0].array.shape == (0, 2 ** 40)
 
 
 def test_forged_reply_with_huge_shape(student):
