@@ -113,7 +113,22 @@ def _grade_one(args: argparse.Namespace, sandbox):
     rub = rubric.load(args.rubric)
     if not args.submission.exists():
         raise GraderError(f"{args.submission}: no such folder or archive")
-    return grade_path(args.submission, rub, vectors.VectorSet(rub), sandbox), rub
+    vecs = vectors.VectorSet(rub)
+    try:
+        return grade_path(args.submission, rub, vecs, sandbox), rub
+    except GraderError:
+        raise
+    except Exception as exc:  # a grader bug a submission set off: still that submission's result
+        import traceback
+
+        from grader.archive import student_id
+        from grader.report import rejected
+
+        traceback.print_exc(file=sys.stderr)
+        print("grader: internal error on this submission; a result was written all the same",
+              file=sys.stderr)
+        return rejected(rub, student_id(args.submission), f"the grader failed on this "
+                        f"submission ({type(exc).__name__}); course staff have the details"), rub
 
 
 def cmd_batch(args: argparse.Namespace) -> int:

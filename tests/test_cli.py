@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import shutil
 import tarfile
 import zipfile
@@ -127,3 +130,22 @@ def test_student_prints_cannot_forge_the_report():
     report, _, printed = result.stdout.partition("Your code printed")
     assert "all checks passed" not in report
     assert "all checks passed" in printed
+
+
+def test_a_grader_bug_still_writes_the_submissions_result(tmp_path):
+    """Whatever a submission sets off inside the grader, results.json is written (exit 0, the
+    traceback for staff on stderr), never a bare traceback with exit status 1."""
+    driver = ("import sys, grader.grade\n"
+              "def broken(*a, **k):\n"
+              "    raise KeyError('a grader bug')\n"
+              "grader.grade.evaluate = broken\n"
+              "from grader.cli import main\n"
+              "sys.exit(main(sys.argv[1:]))\n")
+    out = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "-c", driver, "grade", "reference", "--json", str(out),
+                           "--quiet"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())
+    assert results["score"] == 0 and "the grader failed on this submission" in results["output"]
+    assert "KeyError: 'a grader bug'" in done.stderr
