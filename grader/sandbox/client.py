@@ -194,7 +194,7 @@ class Child:
         while data:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([], [self.req_fd], [], left)[1]:
-                return self.fail(Problem("timeout", message=f"no answer within {timeout:g} s")).problem
+                return self._too_slow(timeout)
             try:
                 data = data[os.write(self.req_fd, data[:65536]):]
             except BrokenPipeError:
@@ -265,6 +265,10 @@ class Child:
             return _reply(header, arrays)
         except (protocol.ChannelCorrupt, TypeError, ValueError, AttributeError) as exc:
             return self.fail(Problem("corrupt", message=f"malformed reply: {exc}"))
+
+    def _too_slow(self, timeout: float) -> Problem:
+        """Give the child up for not taking a request within ``timeout`` seconds."""
+        return self.fail(Problem("timeout", message=f"no answer within {timeout:g} s")).problem
 
     def _died(self) -> Reply:
         code = self.close()

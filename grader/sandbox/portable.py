@@ -23,7 +23,8 @@ from grader.errors import GraderError
 from grader.sandbox import protocol
 from grader.sandbox.client import ISOLATION, MAX_REPLY_BYTES, Child, Problem, Reply
 
-BOOT_SECONDS = 120.0   # a cold laptop, an antivirus scanning numpy: the sandbox's time, not the student's
+# a cold laptop, an antivirus scanning numpy: the sandbox's time, not the student's
+BOOT_SECONDS = 120.0
 HOME = str(Path(__file__).resolve().parents[2])
 # What the child's environment keeps from ours: what Python, numpy and Windows need to start.
 KEEP_ENV = ("PATH", "SYSTEMROOT", "WINDIR", "LANG", "LC_ALL", "LC_CTYPE", "OPENBLAS_NUM_THREADS",
@@ -203,7 +204,7 @@ class PortableChild(Child):
 
         threading.Thread(target=write, daemon=True).start()
         if not done.wait(timeout):
-            return self.fail(Problem("timeout", message=f"no answer within {timeout:g} s")).problem
+            return self._too_slow(timeout)
         if failed:
             return self._died().problem
         return None
