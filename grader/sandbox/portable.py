@@ -87,7 +87,9 @@ class PortableSandbox:
     def spawn(self, root: Path, limits: dict, uid: int | None = None) -> "PortableChild":
         """A child for the submission in ``root``: the interpreter booted ahead, told its
         folder, its limits and its user."""
-        proc = self._spare if self._spare is not None else self._boot()
+        proc = self._spare
+        if proc is None or proc.poll() is not None:   # none, or killed while it waited
+            proc = self._boot()
         self._spare = self._boot() if self.prestart else None
         child = PortableChild(self, proc.pid, -1, -1, proc=proc)
         child.setup_problem = child.send({"op": "setup", "root": str(root), "limits": limits,
