@@ -26,10 +26,11 @@ def main():
         return 1
     os.chdir(HERE)
     args = ["grade", ".", "--rubric", "rubric.yaml"] + sys.argv[1:]
-    if _has_dependencies():
-        from grader.cli import main as grade  # this folder is first on the path: the script's
+    if _has_dependencies():  # exactly `python -m grader ...`, in this process (it exits)
+        import runpy
 
-        return grade(args)
+        sys.argv = ["grader"] + args
+        runpy.run_module("grader", run_name="__main__", alter_sys=True)
     python = _venv_python()
     if not os.path.exists(python) or not _venv_ready(python):
         _make_venv(python)
