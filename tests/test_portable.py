@@ -171,10 +171,10 @@ def test_a_python_that_cannot_start_the_sandbox_is_the_graders_fault(tmp_path, m
     grader error that says why, never a student's 0."""
     from grader.errors import GraderError
     from grader.grade import grade_path
-    from grader.sandbox import portable
+    from grader.sandbox import portable, portable_boot
 
     (tmp_path / "numpy.py").write_text("raise ImportError('numpy is not installed here')\n")
-    monkeypatch.setattr(portable, "child_env",
+    monkeypatch.setattr(portable_boot, "child_env",
                         lambda: {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])})
     sandbox = portable.PortableSandbox(prestart=False)
     try:
@@ -187,9 +187,9 @@ def test_a_python_that_cannot_start_the_sandbox_is_the_graders_fault(tmp_path, m
 
 def test_child_environment_holds_nothing_of_the_graders(monkeypatch):
     """Only what the interpreter needs reaches the portable child's environment."""
-    from grader.sandbox import portable
+    from grader.sandbox import portable_boot
 
     monkeypatch.setenv("NN_GRADER_CANARY", "s3cret")
-    env = portable.child_env()
+    env = portable_boot.child_env()
     assert "NN_GRADER_CANARY" not in env
-    assert set(env) <= set(portable.KEEP_ENV) | {"PYTHONPATH"}
+    assert set(env) <= set(portable_boot.KEEP_ENV) | {"PYTHONPATH"}

@@ -20,15 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from grader.errors import GraderError
-from grader.sandbox import protocol
+from grader.sandbox import portable_boot, protocol
 from grader.sandbox.client import ISOLATION, MAX_REPLY_BYTES, Child, Problem, Reply
 
 # a cold laptop, an antivirus scanning numpy: the sandbox's time, not the student's
 BOOT_SECONDS = 120.0
-HOME = str(Path(__file__).resolve().parents[2])
-# What the child's environment keeps from ours: what Python, numpy and Windows need to start.
-KEEP_ENV = ("PATH", "SYSTEMROOT", "WINDIR", "LANG", "LC_ALL", "LC_CTYPE", "OPENBLAS_NUM_THREADS",
-            "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 
 class PortableSandbox:
@@ -38,12 +34,16 @@ class PortableSandbox:
 
     name = "portable"
 
-    def __init__(self, narrow: bool | None = None, prestart: bool = True) -> None:
-        """``narrow`` is accepted for the Linux backend's sake: there is no narrow view here."""
+    def __init__(self, narrow: bool | None = None, prestart: bool = True,
+                 spare: subprocess.Popen | None = None) -> None:
+        """``narrow`` is accepted for the Linux backend's sake: there is no narrow view here.
+        ``spare``: an interpreter already booting (see portable_boot)."""
         self.prestart = prestart
-        self._open = _open_to_others(sys.base_prefix) and _open_to_others(sys.prefix)
+        self._open = portable_boot.interpreter_open()
         self._procs: dict[int, subprocess.Popen] = {}
-        self._spare: subprocess.Popen | None = self._boot()
+        if spare is not None:
+            self._procs[spare.pid] = spare
+        self._spare: subprocess.Popen | None = spare or self._boot()
 
     def describe(self) -> str:
         """The report's log line."""
@@ -67,20 +67,7 @@ class PortableSandbox:
         return "permissions only" if workspace.is_root() else "same user"
 
     def _boot(self) -> subprocess.Popen:
-        kwargs: dict = {}
-        if sys.platform == "win32":
-            kwargs["creationflags"] = subprocess.CREATE_NO_WINDOW | \
-                subprocess.CREATE_NEW_PROCESS_GROUP
-        else:
-            kwargs["start_new_session"] = True  # its own process group, killed as one
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "grader.sandbox.portable_child"], cwd=HOME,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                bufsize=0, env=child_env(), **kwargs)
-        except OSError as exc:
-            raise GraderError(f"cannot start the sandbox's Python ({sys.executable}): "
-                              f"{exc}") from None
+        proc = portable_boot.boot()
         self._procs[proc.pid] = proc
         return proc
 
@@ -93,7 +80,7 @@ class PortableSandbox:
         self._spare = self._boot() if self.prestart else None
         child = PortableChild(self, proc.pid, -1, -1, proc=proc)
         child.setup_problem = child.send({"op": "setup", "root": str(root), "limits": limits,
-                                          "uid": uid, "interpreter_open": self._open},
+                                          "uid": uid},
                                          [], BOOT_SECONDS)
         return child
 
@@ -123,30 +110,6 @@ class PortableSandbox:
             elif proc.poll() is None:
                 _kill(proc)
         self._spare = None
-
-
-def child_env() -> dict[str, str]:
-    """The child's whole environment: what the interpreter needs, nothing of the grader's."""
-    env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(var, "1")   # no BLAS thread pool to start: the interpreter boots faster
-    paths = [HOME] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    return env
-
-
-def _open_to_others(folder: str) -> bool:
-    """True when users other than its owner may enter ``folder`` and every folder above it."""
-    import stat
-
-    path = Path(folder).resolve()
-    for part in [path, *path.parents]:
-        try:
-            if not part.stat().st_mode & stat.S_IXOTH:
-                return False
-        except OSError:
-            return False
-    return True
 
 
 def _kill(proc: subprocess.Popen) -> None:

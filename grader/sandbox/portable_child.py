@@ -22,6 +22,8 @@ def main() -> None:
         from grader.sandbox import protocol, worker
     except BaseException as exc:  # numpy missing, say: the parent reports it as its own fault
         _boot_error(resp, f"{type(exc).__name__}: {exc}")
+    if _may_become_sandbox_user():   # while the grader is busy too, not after it asks
+        _preload()
     _watch_parent()
     reader = protocol.FrameReader(req, 1 << 30)
     try:
@@ -30,8 +32,6 @@ def main() -> None:
         os._exit(0)
     try:
         root = str(setup["root"])
-        if setup.get("uid") is not None and not setup.get("interpreter_open", True):
-            _preload()
         capture = worker.prepare(root, dict(setup.get("limits") or {}), setup.get("uid"))
     except Exception as exc:
         _boot_error(resp, f"sandbox set-up failed: {type(exc).__name__}: {exc}")
@@ -44,6 +44,16 @@ def main() -> None:
 PRELOAD = ("abc", "collections", "copy", "dataclasses", "enum", "functools", "itertools",
            "math", "numbers", "numpy.testing", "operator", "random", "re", "secrets",
            "statistics", "time", "typing", "warnings", "zlib")
+
+
+def _may_become_sandbox_user() -> bool:
+    """Started as root, with an interpreter other users cannot read: the sandbox user this
+    process becomes could import nothing more."""
+    if getattr(os, "geteuid", lambda: -1)() != 0:
+        return False
+    from grader.sandbox import portable_boot
+
+    return not portable_boot.interpreter_open()
 
 
 def _preload() -> None:
