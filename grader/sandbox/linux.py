@@ -205,9 +205,7 @@ ARCHES = {   # audit arch, the syscall numbers above and clone's, x32's bit (x86
 def seccomp_program() -> list[tuple[int, int, int, int]] | None:
     """The filter for this machine's architecture as (code, jt, jf, k) instructions; None on
     an architecture without a table here."""
-    import platform
-
-    table = ARCHES.get(platform.machine())
+    table = ARCHES.get(os.uname().machine)
     if table is None:
         return None
     arch, nr, x32 = table
@@ -225,13 +223,18 @@ def seccomp_program() -> list[tuple[int, int, int, int]] | None:
     return prog
 
 
-def restrict_syscalls() -> bool:
-    """Install the seccomp filter on this process (and whatever it starts). False where the
-    kernel, the architecture or the C library does not allow it."""
+_filter: list = []   # the compiled filter, built once in the fork server: [program, code]
+
+
+def seccomp_filter():
+    """The filter as the kernel takes it (a sock_fprog), built once per process and kept (the
+    fork server builds it, so each child only has to install it); None where unsupported."""
+    if _filter:
+        return _filter[0]
     program = seccomp_program()
-    libc = _load()
-    if program is None or libc is None:
-        return False
+    if program is None:
+        _filter.append(None)
+        return None
 
     class Instruction(ctypes.Structure):
         _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
@@ -241,7 +244,16 @@ def restrict_syscalls() -> bool:
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Instruction))]
 
     code = (Instruction * len(program))(*[Instruction(*i) for i in program])
-    prog = Program(len(program), code)
+    _filter.extend([Program(len(program), code), code])
+    return _filter[0]
+
+
+def restrict_syscalls() -> bool:
+    """Install the seccomp filter on this process (and whatever it starts). False where the
+    kernel, the architecture or the C library does not allow it."""
+    prog, libc = seccomp_filter(), _load()
+    if prog is None or libc is None:
+        return False
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         return False
     return libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) == 0

@@ -23,6 +23,7 @@ def serve(sock: socket.socket, narrow: bool = False) -> NoReturn:
 
         view = linux.narrow_view(linux.python_paths(), workspace.scratch_base())
     linux.forget_environment()
+    linux.seccomp_filter()   # built once here; each child only installs it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader decides when we stop
     worker.warm()
     workers: dict[int, int | None] = {}   # pid -> sandbox uid
