@@ -48,3 +48,24 @@ def write_json(key: str, value: Any) -> None:
         os.replace(tmp, base / key)
     except (OSError, TypeError, ValueError):
         tmp.unlink(missing_ok=True)
+
+
+def read_bytes(key: str) -> bytes | None:
+    """The cached bytes for ``key``, or None."""
+    try:
+        return (root() / key).read_bytes()
+    except OSError:
+        return None
+
+
+def write_bytes(key: str, data: bytes) -> None:
+    """Store ``data`` atomically; silently skipped when the cache cannot be written."""
+    base = folder("")
+    if base is None:
+        return
+    tmp = base / f".{key}.{os.getpid()}.tmp"
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, base / key)
+    except OSError:
+        tmp.unlink(missing_ok=True)

@@ -225,6 +225,30 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} in a header")
 
 
+def parse_frame(data: bytes) -> tuple[dict, list[np.ndarray]]:
+    """One whole frame held in memory (a cache entry, say), read like one from a channel."""
+    if len(data) < 4:
+        raise ChannelCorrupt("frame too short")
+    (size,) = struct.unpack(">I", data[:4])
+    try:
+        header = json.loads(data[4:4 + size], parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ChannelCorrupt(f"header is not JSON: {str(exc)[:200]}") from None
+    if not isinstance(header, dict) or not isinstance(header.get("arrays"), list):
+        raise ChannelCorrupt("header is not a mapping with a list of arrays")
+    arrays, at = [], 4 + size
+    for spec in header["arrays"]:
+        dtype, shape, nbytes = array_layout(spec)
+        if at + nbytes > len(data):
+            raise ChannelCorrupt("frame shorter than its arrays")
+        arrays.append(np.frombuffer(data, dtype, nbytes // dtype.itemsize if dtype.itemsize
+                                    else 0, at).reshape(shape).copy())
+        at += nbytes
+    if at != len(data):
+        raise ChannelCorrupt("bytes after the frame's arrays")
+    return header, arrays
+
+
 @dataclass(frozen=True)
 class Value:
     """What a child reported for one attribute or return value, re-created in the parent."""
