@@ -106,9 +106,18 @@ class Submission:
             self.ready()
         return self.setup_problem is None
 
-    def send_script(self, steps: list[tuple[dict, list[np.ndarray]]]) -> Problem | None:
-        """Send many requests as one; the child answers each in turn, stopping at a failure."""
-        return self.child.send_script(steps, self.budget.limit(self.rubric.limits.call_seconds))
+    def importing(self) -> bool:
+        """True while the import request is sent and its answer not yet read."""
+        return self._pending and self.child is not None and not self.child.dead
+
+    def send_script(self, steps: list[tuple[dict, list[np.ndarray]]],
+                    after_import: bool = False) -> Problem | None:
+        """Send many requests as one; the child answers each in turn, stopping at a failure.
+        ``after_import``: sent behind an import not yet answered, so the child may first take
+        the import's time before it reads the script."""
+        limits = self.rubric.limits
+        seconds = limits.call_seconds + (limits.import_seconds if after_import else 0)
+        return self.child.send_script(steps, self.budget.limit(seconds))
 
     def read_replies(self, headers: list[dict], sent: Problem | None = None) -> list[Reply]:
         """A reply for each step of the script sent, up to the first that failed (see
@@ -223,15 +232,22 @@ def _run_in_order(sub: Submission, units: list[Unit],
     results: list[object] = [None] * len(units)
     i = 0
     while i < len(units):
+        plans = [u.plan() for u in units[i:]]
+        steps = [step for plan in plans for step in plan]
+        # the import is on its way: the script follows it at once, so the child goes from one
+        # to the other while this process does its own work (if the import fails, the child's
+        # answers to the script are never read)
+        early = sub.importing()
+        sent = sub.send_script(steps, after_import=True) if early else None
+        if meanwhile is not None:
+            meanwhile()
+            meanwhile = None
         if not sub.usable():
             for j in range(i, len(units)):
                 results[j] = units[j].finish([], sub.setup_problem)
             break
-        plans = [u.plan() for u in units[i:]]
-        sent = sub.send_script([step for plan in plans for step in plan])
-        if meanwhile is not None:
-            meanwhile()
-            meanwhile = None
+        if not early:
+            sent = sub.send_script(steps)
         headers = [h for plan in plans for h, _ in plan]
         replies = sub.read_replies(headers, sent)
         sub.keep_script_output(headers, replies, [touches_hidden(u) for u, plan
