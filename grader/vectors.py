@@ -43,10 +43,13 @@ def read_npz(data: bytes) -> dict[str, np.ndarray]:
     import zipfile
 
     out = {}
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        for name in zf.namelist():
-            out[name[:-4] if name.endswith(".npy") else name] = protocol.decode_array(
-                zf.read(name))
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for name in zf.namelist():
+                out[name[:-4] if name.endswith(".npy") else name] = protocol.decode_array(
+                    zf.read(name))
+    except zipfile.BadZipFile as exc:
+        raise protocol.ChannelCorrupt(f"not a readable .npz: {exc}") from None
     return out
 
 
@@ -137,50 +140,52 @@ class VectorSet:
                 self.files[vis] = (fname, (where / fname).read_bytes())
             except OSError as exc:
                 raise GraderError(f"cannot read {where / fname}: {exc.strerror}") from None
-        self._arrays: dict[str, np.ndarray] | None = None
-        self._zips: dict[str, object] = {}
+        self._shas: dict[str, str] = {}
+        self._decoded: dict[str, dict[str, np.ndarray]] = {}
+
+    def _sha(self, vis: str) -> str:
+        if vis not in self._shas:
+            self._shas[vis] = _sha256(self.files[vis][1]).hexdigest()
+        return self._shas[vis]
+
+    def _arrays(self, vis: str) -> dict[str, np.ndarray]:
+        """The arrays of one file, decoded once (not yet trusted)."""
+        if vis not in self._decoded:
+            fname, data = self.files[vis]
+            try:
+                self._decoded[vis] = _decoded(data, self._sha(vis))
+            except (protocol.ChannelCorrupt, OSError, ValueError) as exc:
+                raise GraderError(f"{self.rubric.vectors_dir / fname} is damaged ({exc}); "
+                                  "run `make vectors`") from None
+        return self._decoded[vis]
 
     def inputs(self, case: str) -> dict[str, np.ndarray]:
-        """The inputs of one case, decoded straight from the file."""
-        import zipfile
-
+        """The inputs of one case, before the file is verified (they go to the child at once)."""
         vis = self.rubric.case(case).visibility
-        if vis not in self._zips:
-            try:
-                self._zips[vis] = zipfile.ZipFile(io.BytesIO(self.files[vis][1]))
-            except (KeyError, zipfile.BadZipFile) as exc:
-                raise GraderError(f"vectors for {vis} cases are unreadable ({exc}); "
-                                  "run `make vectors`") from None
-        zf = self._zips[vis]
+        if vis not in self.files:
+            raise GraderError(f"the vectors have no {vis} cases: run `make vectors`")
         prefix = f"{case}/in/"
-        names = [n for n in zf.namelist() if n.startswith(prefix)]
-        if not names:
+        found = {k[len(prefix):]: v for k, v in self._arrays(vis).items()
+                 if k.startswith(prefix)}
+        if not found:
             raise GraderError(f"the vectors have no case {case!r}: run `make vectors`")
-        try:
-            return {n[len(prefix):-4]: protocol.decode_array(zf.read(n)) for n in names}
-        except (protocol.ChannelCorrupt, OSError, ValueError) as exc:
-            raise GraderError(f"vectors of case {case!r} are damaged ({exc}); "
-                              "run `make vectors`") from None
+        return found
 
     def verify(self) -> dict[str, CaseVectors]:
         """Check every file against the manifest (sha256 and rubric fingerprint) and decode it."""
         where, out = self.rubric.vectors_dir, {}
-        for vis, (fname, data) in self.files.items():
+        for vis, (fname, _) in self.files.items():
             entry = self.manifest.get("files", {}).get(fname)
             if entry is None:
                 raise GraderError(f"{where / MANIFEST} lists no {fname}; run `make vectors`")
-            if _sha256(data).hexdigest() != entry.get("sha256"):
+            if self._sha(vis) != entry.get("sha256"):
                 raise GraderError(f"{where / fname} does not match the sha256 in its manifest: "
                                   "the file was changed or damaged; run `make vectors`")
             if entry.get("rubric") != self.rubric.fingerprint(vis):
                 raise GraderError(f"{where / fname} was made for another version of "
                                   f"{self.rubric.path.name} (its layer or cases changed); "
                                   "run `make vectors`")
-            try:
-                out.update(split_cases(_decoded(data, entry["sha256"])))
-            except (protocol.ChannelCorrupt, OSError, ValueError) as exc:
-                raise GraderError(f"{where / fname} is damaged ({exc}); run `make vectors`") \
-                    from None
+            out.update(split_cases(self._arrays(vis)))
         return out
 
 
