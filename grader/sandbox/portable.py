@@ -156,15 +156,18 @@ class PortableChild(Child):
         take it."""
         if self.dead:
             return self.dead
+        if self.proc is None:   # closed already
+            return Problem("died")
         data = protocol.encode_frame(header, list(arrays))
         done = threading.Event()
         failed: list[BaseException] = []
+        pipe = self.proc.stdin   # the thread may outlive this child's handle (a timeout)
 
         def write() -> None:
             try:
                 view = memoryview(data)
                 while view:
-                    view = view[self.proc.stdin.write(view[:65536]) or 0:]
+                    view = view[pipe.write(view[:65536]) or 0:]
             except (OSError, ValueError) as exc:  # the child is gone, or we closed the pipe
                 failed.append(exc)
             done.set()
