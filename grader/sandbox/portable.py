@@ -54,10 +54,9 @@ class PortableSandbox:
         held = f"time, {', '.join(limits)} limits" if limits else \
             "a time limit only (this OS offers no memory or CPU limit)"
         user = f"; {ISOLATION[self.isolation()]}"
-        if workspace.is_root():
-            if not self._open:
-                user += (f"; {sys.base_prefix} is closed to other users, so student code "
-                         f"imports only numpy and the common modules loaded before it starts")
+        if workspace.is_root() and not self._open:
+            user += (f"; {sys.base_prefix} is closed to other users, so student code imports "
+                     f"only numpy and the common modules loaded before it starts")
         return f"portable (a fresh Python per submission; {held}{user})"
 
     def isolation(self) -> str:
@@ -79,9 +78,8 @@ class PortableSandbox:
             proc = self._boot()
         self._spare = self._boot() if self.prestart else None
         child = PortableChild(self, proc.pid, -1, -1, proc=proc)
-        child.setup_problem = child.send({"op": "setup", "root": str(root), "limits": limits,
-                                          "uid": uid},
-                                         [], BOOT_SECONDS)
+        setup = {"op": "setup", "root": str(root), "limits": limits, "uid": uid}
+        child.setup_problem = child.send(setup, [], BOOT_SECONDS)
         return child
 
     def reap(self, pid: int) -> int | None:
