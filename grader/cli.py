@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--autolab", action="store_true",
                    help="print an Autolab scores line as the last line of output")
     g.add_argument("--quiet", action="store_true", help="do not print the terminal report")
+    g.add_argument("--staff-output", metavar="FILE",
+                   help="write what the code printed once hidden cases ran, for course staff "
+                        "('-' = stdout; never part of the student's report)")
     g.set_defaults(func=cmd_grade)
 
     b = sub.add_parser("batch", help="grade a folder of submissions (parallel, resumable)")
@@ -102,6 +105,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
         renderer.finish(report, outputs)
     else:
         emit(report, outputs)
+    if args.staff_output and (report.staff_output or report.staff_output_dropped):
+        from grader.batch import staff_text
+
+        if args.staff_output == "-":
+            sys.stdout.write(staff_text(report) + "\n")
+        else:
+            render.write_text(args.staff_output, staff_text(report) + "\n")
     mark("rendered")
     return 0
 

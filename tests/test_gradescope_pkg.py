@@ -252,3 +252,18 @@ def test_setup_checks_python_version(package, tmp_path, found, ok):
         message = done.stderr.strip()
         assert f"Python {found}" in message and "needs Python 3.10 or newer" in message
         assert message.count(". ") == 0 and "\n" not in message
+
+
+def test_gradescope_keeps_hidden_case_output_for_staff(package, tmp_path):
+    """What the code printed on hidden cases is in the autograder's output (shown to staff
+    only: stdout_visibility is hidden), never in results.json."""
+    root = tmp_path / "autograder"
+    unpack(package, root)
+    shutil.copytree(SUBMISSIONS / "hostile" / "hidden_print", root / "submission")
+    done = run_autograder(root)
+    assert done.returncode == 0, done.stderr
+    results = (root / "results" / "results.json").read_text()
+    assert json.loads(results)["stdout_visibility"] == "hidden"
+    for staff_only in ("CANARY forward A(6, 5)", "CANARY forward A(96, 64)"):
+        assert staff_only in done.stdout and staff_only not in results
+    assert "CANARY forward A(4, 3)" in results
