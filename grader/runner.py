@@ -83,6 +83,7 @@ class Submission:
         seconds = self.rubric.limits.import_seconds
         reply = self.child.ready(seconds)
         if reply.ok:
+            self.budget.begin()
             reply = Reply(problem=self._send_problem) if self._send_problem else \
                 self.budget.receive(self.child, seconds)
         self._keep_output(reply)

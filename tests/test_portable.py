@@ -193,3 +193,32 @@ def test_child_environment_holds_nothing_of_the_graders(monkeypatch):
     env = portable_boot.child_env()
     assert "NN_GRADER_CANARY" not in env
     assert set(env) <= set(portable_boot.KEEP_ENV) | {"PYTHONPATH"}
+
+
+def test_a_slow_interpreter_start_is_not_the_students_time(tmp_path, monkeypatch, vectors):
+    """On a slow laptop the sandbox's Python may take seconds to start. That time counts
+    against no limit of the student's: not the import's, not a call's, not the submission's
+    total, even when the requests (over a pipe's size) wait for the child to start reading."""
+    import yaml
+
+    from grader import rubric as rubric_mod
+    from grader.grade import grade_path
+    from grader.sandbox import portable, portable_boot
+
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text("import time\ntime.sleep(4)\n")
+    env = portable_boot.child_env()
+    monkeypatch.setattr(portable_boot, "child_env", lambda: dict(
+        env, PYTHONPATH=os.pathsep.join([str(slow), env["PYTHONPATH"]])))
+    raw = yaml.safe_load((ROOT / "rubric.yaml").read_text())
+    raw["limits"].update(call_seconds=1, import_seconds=1, total_seconds=3)
+    raw["vectors"], raw["reference"] = str(ROOT / "vectors"), str(ROOT / "reference")
+    (tmp_path / "rubric.yaml").write_text(yaml.safe_dump(raw))
+    rub = rubric_mod.load(tmp_path / "rubric.yaml")
+    sandbox = portable.PortableSandbox(prestart=False)
+    try:
+        report = grade_path(ROOT / "reference", rub, vectors, sandbox)
+    finally:
+        sandbox.close()
+    assert report.score == report.max_score, report.summary

@@ -293,16 +293,19 @@ class Child:
 @dataclass
 class Budget:
     """A submission's total wall time, shared by every request and child it needs: code that
-    sleeps just under each call's limit is stopped here and keeps what it earned so far."""
+    sleeps just under each call's limit is stopped here and keeps what it earned so far. It
+    runs from the first child's greeting: starting the sandbox is not the student's time."""
     seconds: float
-    deadline: float = field(init=False)
+    deadline: float | None = field(default=None, init=False)
     bytes_left: int = KEEP_BYTES
 
-    def __post_init__(self) -> None:
-        self.deadline = time.monotonic() + self.seconds
+    def begin(self) -> None:
+        """Start the clock (once)."""
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.seconds
 
     def left(self) -> float:
-        return self.deadline - time.monotonic()
+        return self.seconds if self.deadline is None else self.deadline - time.monotonic()
 
     def problem(self) -> Problem:
         return Problem("budget", message=f"its total time of {self.seconds:g} s ran out")

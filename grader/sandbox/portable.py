@@ -127,6 +127,7 @@ class PortableChild(Child):
     """A child over its standard pipes; reads and writes go through threads, with deadlines."""
     proc: subprocess.Popen | None = None
     setup_problem: Problem | None = None
+    greeted: bool = False
 
     def __post_init__(self) -> None:
         self.reader = ThreadedReader(self.proc.stdout, MAX_REPLY_BYTES)
@@ -138,6 +139,7 @@ class PortableChild(Child):
         if self.setup_problem is not None:
             self._boot_failed(self.setup_problem.message or self.setup_problem.kind)
         reply = self._receive(time.monotonic() + max(timeout, BOOT_SECONDS), BOOT_SECONDS)
+        self.greeted = reply.problem is None
         if reply.problem is not None:
             p = reply.problem
             self._boot_failed(p.message if p.kind == "exception" else
@@ -156,6 +158,8 @@ class PortableChild(Child):
             return self.dead
         if self.proc is None:   # closed already
             return Problem("died")
+        if not self.greeted:   # it reads nothing until it has started: that is not its time
+            timeout += BOOT_SECONDS
         data = protocol.encode_frame(header, list(arrays))
         done = threading.Event()
         failed: list[BaseException] = []
