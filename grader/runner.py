@@ -114,15 +114,15 @@ class Submission:
     def send_script(self, steps: list[tuple[dict, list[np.ndarray]]],
                     after_import: bool = False) -> Problem | None:
         """Send many requests as one; the child answers each in turn, stopping at a failure.
-        ``after_import``: sent behind an import not yet answered, so the child may first take
-        the import's time before it reads the script."""
-        limits = self.rubric.limits
-        seconds = limits.call_seconds + (limits.import_seconds if after_import else 0)
-        return self.child.send_script(steps, self.budget.limit(seconds))
+        ``after_import``: behind an import not yet answered, written as far as the channel
+        takes it now (the rest before the replies are read)."""
+        return self.child.send_script(steps, self.budget.limit(self.rubric.limits.call_seconds),
+                                      early=after_import)
 
     def read_replies(self, headers: list[dict], sent: Problem | None = None) -> list[Reply]:
         """A reply for each step of the script sent, up to the first that failed (see
         Child.read_script)."""
+        sent = sent or self.child.flush(self.budget.limit(self.rubric.limits.call_seconds))
         if sent is not None:
             return [Reply(problem=sent)]
         return self.child.read_script(headers, self.rubric.limits.call_seconds, self.budget)

@@ -167,6 +167,7 @@ class Child:
     resp_fd: int
     dead: Problem | None = None
     budget: "Budget | None" = None   # the submission's, shared by every child it needs
+    _rest: memoryview | None = None  # what send_early could not write yet
     reader: protocol.FrameReader = field(init=False)
 
     def __post_init__(self) -> None:
@@ -189,8 +190,10 @@ class Child:
         """Write one request frame; a Problem if the child is gone or does not read it."""
         if self.dead:
             return self.dead
+        return self._write(memoryview(protocol.encode_frame(header, list(arrays))), timeout)
+
+    def _write(self, data: memoryview, timeout: float) -> Problem | None:
         deadline = time.monotonic() + timeout
-        data = memoryview(protocol.encode_frame(header, list(arrays)))
         while data:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([], [self.req_fd], [], left)[1]:
@@ -201,16 +204,39 @@ class Child:
                 return self._died().problem
         return None
 
-    def send_script(self, steps: list[tuple[dict, list[np.ndarray]]],
-                    timeout: float) -> Problem | None:
+    def send_early(self, header: dict, arrays: list[np.ndarray]) -> Problem | None:
+        """Write what the channel takes now, without waiting: the child may still be busy (an
+        import). ``flush`` writes the rest."""
+        if self.dead:
+            return self.dead
+        data = memoryview(protocol.encode_frame(header, list(arrays)))
+        try:
+            while data:
+                data = data[os.write(self.req_fd, data[:65536]):]
+        except BlockingIOError:
+            self._rest = data
+        except BrokenPipeError:
+            return self._died().problem
+        return None
+
+    def flush(self, timeout: float) -> Problem | None:
+        """Finish what ``send_early`` left, waiting at most ``timeout`` seconds."""
+        data, self._rest = self._rest, None
+        if data is None or self.dead:
+            return self.dead
+        return self._write(data, timeout)
+
+    def send_script(self, steps: list[tuple[dict, list[np.ndarray]]], timeout: float,
+                    early: bool = False) -> Problem | None:
         """Send many requests as one: the child runs them in turn and answers each, up to the
         first that fails. A step marked "quiet" is answered only if it fails (the last step
-        always answers)."""
+        always answers). ``early``: see ``send_early``."""
         headers = [dict(h, n=len(a)) for h, a in steps]
         if headers:
             headers[-1].pop("quiet", None)
-        return self.send({"op": "script", "steps": headers}, [a for _, arrs in steps for a in arrs],
-                         timeout)
+        script = {"op": "script", "steps": headers}
+        arrays = [a for _, arrs in steps for a in arrs]
+        return self.send_early(script, arrays) if early else self.send(script, arrays, timeout)
 
     def read_script(self, headers: list[dict], timeout: float,
                     budget: "Budget | None" = None) -> list[Reply]:

@@ -127,7 +127,7 @@ class PortableChild(Child):
     """A child over its standard pipes; reads and writes go through threads, with deadlines."""
     proc: subprocess.Popen | None = None
     setup_problem: Problem | None = None
-    greeted: bool = False
+    _writing: tuple | None = None    # a frame a thread is writing: (done, failed)
 
     def __post_init__(self) -> None:
         self.reader = ThreadedReader(self.proc.stdout, MAX_REPLY_BYTES)
@@ -139,7 +139,6 @@ class PortableChild(Child):
         if self.setup_problem is not None:
             self._boot_failed(self.setup_problem.message or self.setup_problem.kind)
         reply = self._receive(time.monotonic() + max(timeout, BOOT_SECONDS), BOOT_SECONDS)
-        self.greeted = reply.problem is None
         if reply.problem is not None:
             p = reply.problem
             self._boot_failed(p.message if p.kind == "exception" else
@@ -154,12 +153,15 @@ class PortableChild(Child):
     def send(self, header: dict, arrays: list[np.ndarray], timeout: float) -> Problem | None:
         """Write one frame from a thread, waiting at most ``timeout`` seconds for the child to
         take it."""
+        problem = self.send_early(header, arrays)
+        return problem if problem is not None else self.flush(timeout)
+
+    def send_early(self, header: dict, arrays: list[np.ndarray]) -> Problem | None:
+        """Start writing one frame from a thread and return at once; ``flush`` waits for it."""
         if self.dead:
             return self.dead
         if self.proc is None:   # closed already
             return Problem("died")
-        if not self.greeted:   # it reads nothing until it has started: that is not its time
-            timeout += BOOT_SECONDS
         data = protocol.encode_frame(header, list(arrays))
         done = threading.Event()
         failed: list[BaseException] = []
@@ -175,6 +177,15 @@ class PortableChild(Child):
             done.set()
 
         threading.Thread(target=write, daemon=True).start()
+        self._writing = (done, failed)
+        return None
+
+    def flush(self, timeout: float) -> Problem | None:
+        """Wait at most ``timeout`` seconds for the frame being written to be taken."""
+        writing, self._writing = self._writing, None
+        if writing is None or self.dead:
+            return self.dead
+        done, failed = writing
         if not done.wait(timeout):
             return self._too_slow(timeout)
         if failed:
