@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from grader.report import CheckResult, Report
 from grader.rubric import PROBE_KINDS, Check, Rubric
 from grader.runner import CaseRun, CaseUnit, InitUnit, Submission, Timeouts, run_units
 from grader.sandbox.client import Zygote
@@ -14,6 +13,7 @@ from grader.trace import mark
 from grader.vectors import VectorSet
 
 if TYPE_CHECKING:
+    from grader.report import CheckResult, Report
     from grader.checks import Context
     from grader.vectors import CaseVectors
 
@@ -87,7 +87,7 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
 
     def meanwhile() -> None:  # the child is running the student's code now
         verified.update(vectors.verify() if isinstance(vectors, VectorSet) else vectors)
-        from grader import consistency  # noqa: F401  (loads checks too, while waiting)
+        from grader import consistency, report  # noqa: F401  (loaded while the child works)
         mark("vectors verified")
 
     try:
@@ -121,6 +121,7 @@ def evaluate(check: Check, ctx: "Context") -> CheckResult:
 def _report(rubric: Rubric, name: str, results: tuple[CheckResult, ...],
             runs: dict[str, CaseRun], sub: Submission) -> Report:
     from grader import messages
+    from grader.report import Report
 
     score = round(sum(r.score for r in results), 4)
     failures = [r for r in runs.values() if r.failure]
