@@ -144,26 +144,15 @@ def open_to_others(path: str) -> bool:
     folder above it can be entered, and it can be read (and entered, if a folder)."""
     import stat
 
+    from grader.sandbox.portable_boot import reachable_by_others
+
     real = os.path.realpath(path)
     try:
-        for folder in [os.path.dirname(real)] + _ancestors(os.path.dirname(real)):
-            if not os.stat(folder).st_mode & stat.S_IXOTH:
-                return False
         mode = os.stat(real).st_mode
     except OSError:
         return False
     need = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)
-    return mode & need == need
-
-
-def _ancestors(path: str) -> list[str]:
-    out = []
-    while True:
-        parent = os.path.dirname(path)
-        if parent == path:
-            return out
-        out.append(parent)
-        path = parent
+    return reachable_by_others(os.path.dirname(real)) and mode & need == need
 
 
 def stage(src: Path, scratch: Path, rubric: Rubric, uid: int | None) -> Staged:

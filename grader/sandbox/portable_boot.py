@@ -43,7 +43,7 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def open_to_others(folder: str) -> bool:
+def reachable_by_others(folder: str) -> bool:
     """True when users other than its owner may enter ``folder`` and every folder above it."""
     import stat
 
@@ -59,4 +59,4 @@ def open_to_others(folder: str) -> bool:
 
 def interpreter_open() -> bool:
     """Can a sandbox user read this interpreter's files (not when it lives under /root)?"""
-    return open_to_others(sys.base_prefix) and open_to_others(sys.prefix)
+    return reachable_by_others(sys.base_prefix) and reachable_by_others(sys.prefix)
