@@ -71,9 +71,9 @@ def _student_handout(rubric: Path, tmp: Path) -> Path:
     with tarfile.open(archive) as tf:
         tf.extractall(tmp, filter="data")
     top = tmp / "handout"
-    package = rub.layer.module.split(".")[0]
-    shutil.rmtree(top / package, ignore_errors=True)
-    shutil.copytree(rub.reference_dir / package, top / package)
+    for package in rub.packages:
+        shutil.rmtree(top / package, ignore_errors=True)
+        shutil.copytree(rub.reference_dir / package, top / package)
     return top
 
 

@@ -11,7 +11,7 @@ from grader import messages
 from grader.compare import as_float, compare, finite
 from grader.diagnose import Diagnosis, diagnose, diagnose_problem, precision_warning
 from grader.report import CheckResult
-from grader.rubric import Check, Rubric, resolve_shape, shape_words
+from grader.rubric import Check, Component, resolve_shape, shape_words
 from grader.runner import INIT, CaseRun, Observed
 from grader.sandbox.protocol import Value
 from grader.vectors import CaseVectors
@@ -31,21 +31,22 @@ class Verdict:
 @dataclass(frozen=True)
 class Context:
     """What a check needs besides its own row."""
-    rubric: Rubric
+    comp: Component
     runs: dict[str, CaseRun]
     vectors: dict[str, CaseVectors]
     probes: dict = field(default_factory=dict)    # case -> consistency.Probe
     samples: dict = field(default_factory=dict)   # param -> Observed, from a large layer
+    forbidden: dict = field(default_factory=dict)  # (check id, case) -> CaseRun, refusing
 
 
 def evaluate(check: Check, ctx: Context) -> CheckResult:
     """Run one check over its cases and aggregate into a scored row."""
     judge = JUDGES[check.kind]
     verdicts = [(name, judge(check, ctx, name)) for name in check.cases]
-    return aggregate(check, ctx.rubric, verdicts)
+    return aggregate(check, ctx.comp, verdicts)
 
 
-def aggregate(check: Check, rubric: Rubric, verdicts: list[tuple[str, Verdict]]) -> CheckResult:
+def aggregate(check: Check, comp: Component, verdicts: list[tuple[str, Verdict]]) -> CheckResult:
     """Score = points x fraction of cases passed; one message for the first failing case."""
     passed = sum(v.ok for _, v in verdicts)
     total = len(verdicts)
@@ -64,7 +65,7 @@ def aggregate(check: Check, rubric: Rubric, verdicts: list[tuple[str, Verdict]])
         elif all(v.message == first.message for _, v in failing):  # said once, for all cases
             msgs.append(first.message)
         else:
-            case = rubric.case(name)
+            case = comp.case(name)
             dims = ", ".join(f"{k}={v}" for k, v in case.dims)
             also = f" (also fails on: {', '.join(others)})" if others else ""
             msgs.append(f"case {name} ({dims}): {first.message}{also}")
@@ -79,21 +80,23 @@ def aggregate(check: Check, rubric: Rubric, verdicts: list[tuple[str, Verdict]])
                                            else "failed")
     score = round(check.points * passed / total, 4) if total else 0.0
     return CheckResult(check.id, check.title, check.kind, check.visibility, score, check.points,
-                       passed, total, status, tuple(msgs), tuple(hints), tuple(mistakes))
+                       passed, total, status, tuple(msgs), tuple(hints), tuple(mistakes),
+                       check.component)
 
 
 # --- what an observation is -------------------------------------------------------------------
 
-def _unusable(obs: Observed | None, name: str, ctx: Context, stage: str) -> Verdict | None:
+def _unusable(obs: Observed | None, name: str, ctx: Context, stage: str,
+              stored: bool = False) -> Verdict | None:
     """A Verdict when there is no usable array to judge, else None."""
     if obs is None:
         return Verdict(False, f"{name} was not produced", ran=False)
     if obs.problem is not None:  # the report shows the traceback once, at the top
         p = obs.problem
         return Verdict(False, f"not run: {messages.short(p, obs.stage)} (see above)",
-                       ran=False, diagnosis=diagnose_problem(ctx, p))
+                       ran=False, diagnosis=diagnose_problem(ctx, p, obs.stage))
     v = obs.value
-    returned = name in (ctx.rubric.layer.forward.output, ctx.rubric.layer.backward.output)
+    returned = ctx.comp.returned(name) and not stored
     what = f"{stage} returned" if returned else f"after {stage}, self.{name} is"
     if v.kind == "missing":
         return Verdict(False, f"{stage} does not set self.{name}: not implemented yet?")
@@ -106,18 +109,20 @@ def _unusable(obs: Observed | None, name: str, ctx: Context, stage: str) -> Verd
 
 
 def _expected_shape(ctx: Context, name: str, case: str) -> tuple[int, ...]:
-    return resolve_shape(ctx.rubric.shape_of(name), ctx.rubric.case(case).dim_map)
+    return resolve_shape(ctx.comp.shape_of(name), ctx.comp.case(case).dim_map)
 
 
 def _shape_message(ctx: Context, name: str, case: str, got: tuple[int, ...]) -> str:
-    symbols = ctx.rubric.shape_of(name)
+    symbols = ctx.comp.shape_of(name)
+    if symbols is None:
+        return f"{name} should be a scalar (one number), got an array of shape {got}"
     want = _expected_shape(ctx, name, case)
     return f"{name} should be {shape_words(symbols)} = {want}, got {got}"
 
 
 def _who(ctx: Context, name: str) -> str:
     """The call that produces ``name``, as written in messages: 'forward()' or '__init__'."""
-    produced = ctx.rubric.layer.produced_by(name)
+    produced = ctx.comp.produced_by(name)
     return f"{produced}()" if produced else "__init__"
 
 
@@ -135,7 +140,7 @@ def judge_init(check: Check, ctx: Context, case: str) -> Verdict:
     if arr.shape != want:
         msg = _shape_message(ctx, name, case, arr.shape) + " right after __init__"
         return Verdict(False, msg, diagnosis=diagnose(ctx, check, case, name, arr, want=want))
-    rule = ctx.rubric.init_rule(name)
+    rule = ctx.comp.init_rule(name)
     if rule.kind == "zeros" and (arr.dtype.kind not in "biufc" or np.any(arr != 0)):
         nonzero = int(np.count_nonzero(arr)) if arr.dtype.kind in "biufc" else arr.size
         return Verdict(False, f"{name} should be all zeros after __init__, "
@@ -159,14 +164,14 @@ def judge_normal_init(ctx: Context, name: str, rule) -> Verdict:
     bad = _unusable(obs, name, ctx, "__init__")
     if bad:
         return bad
-    layer = _size_words(rule, ctx.rubric.layer.cls)
+    layer = _size_words(rule, ctx.comp.cls)
     arr, want = obs.value.array, _sample_shape(ctx, name, rule)
     if want is not None and arr.shape != want:  # before any conversion: a copy costs memory
         return Verdict(False, f"{name} of {layer} should be "
-                              f"{shape_words(ctx.rubric.shape_of(name))} = {want}, "
+                              f"{shape_words(ctx.comp.shape_of(name))} = {want}, "
                               f"got {arr.shape}")
     values = as_float(arr)
-    dims = {k: float(v) for k, v in ctx.rubric.init_rule(name).dims}
+    dims = {k: float(v) for k, v in ctx.comp.init_rule(name).dims}
     if values is None or values.size < 1000:
         return Verdict(False, f"{name} of {layer} is {obs.value.describe()}")
     where = f"measured on {layer}"
@@ -196,7 +201,7 @@ def _sample_shape(ctx: Context, name: str, rule) -> tuple[int, ...] | None:
     """The Table 1 shape of ``name`` in the init rule's large layer (None if Table 1 uses a
     symbol that is not one of the rule's dims)."""
     try:
-        return resolve_shape(ctx.rubric.shape_of(name), dict(rule.dims))
+        return resolve_shape(ctx.comp.shape_of(name), dict(rule.dims))
     except KeyError:
         return None
 
@@ -214,23 +219,39 @@ def judge_shape(check: Check, ctx: Context, case: str) -> Verdict:
         return bad
     arr = obs.value.array
     want = _expected_shape(ctx, name, case)
-    if arr.shape == want:
+    if arr.shape == want or (want == () and is_scalar(arr)):
         return Verdict(True)
     return Verdict(False, _shape_message(ctx, name, case, arr.shape),
                    diagnosis=diagnose(ctx, check, case, name, arr,
                                       expected=ctx.vectors[case].expected[name]))
 
 
+def is_scalar(arr: np.ndarray) -> bool:
+    """One number: a 0-d array, or a 1- or 2-d array holding one value (the 1 x 1 that the
+    handout's matrix formula for a sum produces)."""
+    return arr.size == 1 and arr.ndim <= 2
+
+
 def judge_values(check: Check, ctx: Context, case: str) -> Verdict:
-    """A returned or stored quantity matches the reference within the rubric's tolerance."""
-    name = check.targets[0]
+    """Returned or stored quantities match the reference within the rubric's tolerance."""
+    verdicts = [_judge_value(check, ctx, case, name) for name in check.targets]
+    bad = [v for v in verdicts if not v.ok]
+    if not bad:
+        return Verdict(True, " ".join(v.message for v in verdicts if v.message))
+    return Verdict(False, " ".join(v.message for v in bad), ran=all(v.ran for v in bad),
+                   diagnosis=next((v.diagnosis for v in bad if v.diagnosis), None))
+
+
+def _judge_value(check: Check, ctx: Context, case: str, name: str) -> Verdict:
     obs = ctx.runs[case].observed.get(name)
     bad = _unusable(obs, name, ctx, _who(ctx, name))
     if bad:
         return bad
     got, expected = obs.value.array, ctx.vectors[case].expected[name]
     note = ""
-    if got.shape != expected.shape:
+    if expected.shape == () and is_scalar(got):
+        got = got.reshape(())
+    elif got.shape != expected.shape:
         if got.size == expected.size and _squeezed(got.shape) == _squeezed(expected.shape):
             note = f" (compared after reshaping {got.shape} to {expected.shape})"
             got = got.reshape(expected.shape)
@@ -247,7 +268,7 @@ def judge_values(check: Check, ctx: Context, case: str) -> Verdict:
     if result.ok:
         return Verdict(True, note)
     text = result.summary(name, reveal=check.visibility == "public")
-    equation = ctx.rubric.equation(name)
+    equation = ctx.comp.equation(name)
     if equation:
         text += f". Expected {equation}"
     return Verdict(False, text + note, diagnosis=diagnose(ctx, check, case, name, got,
@@ -258,30 +279,37 @@ def judge_stored(check: Check, ctx: Context, case: str) -> Verdict:
     """Attributes a call must leave on the layer hold what they should."""
     problems = []
     for name in check.targets:
-        obs = ctx.runs[case].observed.get(name)
-        bad = _unusable(obs, name, ctx, _who(ctx, name))
+        key = ctx.comp.stored_key(name)
+        obs = ctx.runs[case].observed.get(key)
+        bad = _unusable(obs, name, ctx, _who(ctx, name), stored=True)
         if bad:
             if not bad.ran:
                 return bad
             problems.append(bad.message)
             continue
-        got, expected = obs.value.array, ctx.vectors[case].expected[name]
+        got, expected = obs.value.array, ctx.vectors[case].expected[key]
         if expected.shape == () and (got.shape != () or got != expected):
             problems.append(f"self.{name} should be {_scalar_words(ctx, name, case)}, "
                             f"got {_brief(obs.value)}")
         elif expected.shape != () and (got.shape != expected.shape
                                        or not compare(got, expected, check.atol, check.rtol).ok):
             problems.append(f"self.{name} does not hold what it should "
-                            f"({shape_words(ctx.rubric.shape_of(name))} = {expected.shape}, "
-                            f"the value {name} passed to {_who(ctx, name)}; "
+                            f"({shape_words(ctx.comp.shape_of(name))} = {expected.shape}, "
+                            f"{_stored_words(ctx, name)}; "
                             f"got {_brief(obs.value)})")
     if problems:
         return Verdict(False, "; ".join(problems))
     return Verdict(True)
 
 
+def _stored_words(ctx: Context, name: str) -> str:
+    if ctx.comp.returned(name):
+        return f"the {name} that {ctx.comp.call_of(name).method}() returns"
+    return f"the value {name} passed to {_who(ctx, name)}"
+
+
 def _scalar_words(ctx: Context, name: str, case: str) -> str:
-    dims = ctx.rubric.case(case).dim_map
+    dims = ctx.comp.case(case).dim_map
     expected = ctx.vectors[case].expected[name]
     symbol = name if name in dims else "it"
     return f"{symbol} = {expected.item()}"

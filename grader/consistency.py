@@ -26,8 +26,33 @@ NONFINITE = ("every value must be a finite number (look for a division by zero, 
 def evaluate(check: Check, ctx: Context) -> CheckResult:
     """Judge one consistency row."""
     judge = {"gradcheck": judge_gradcheck, "mutation": judge_mutation,
-             "repeatable": judge_repeatable, "linearity": judge_linearity}[check.kind]
-    return aggregate(check, ctx.rubric, [(name, judge(check, ctx, name)) for name in check.cases])
+             "repeatable": judge_repeatable, "linearity": judge_linearity,
+             "forbidden": judge_forbidden}[check.kind]
+    return aggregate(check, ctx.comp, [(name, judge(check, ctx, name)) for name in check.cases])
+
+
+def judge_forbidden(check: Check, ctx: Context, case: str) -> Verdict:
+    """The case's calls, made again with the forbidden functions refusing to run."""
+    run = ctx.forbidden.get((check.id, case))
+    if run is None or (run.failure is not None and run.failed_stage == "import"):
+        return Verdict(False, "not run: your module could not be imported", ran=False)
+    p = run.failure
+    if p is not None and p.type == "ForbiddenCall":
+        function = p.message.split(" ", 1)[0]
+        where = "the constructor" if run.failed_stage == "construct" else \
+            f"{run.failed_stage}()"
+        return Verdict(False, f"{where} calls {_short_name(function)}, which this assignment "
+                              "does not allow here",
+                       diagnosis=hint(ctx, "forbidden_call", check.visibility == "hidden",
+                                      function=_short_name(function)))
+    if p is not None:
+        return Verdict(False, f"not run: {messages.short(p, run.failed_stage)}", ran=False)
+    return Verdict(True, f"does not call {', '.join(map(_short_name, check.forbid))}.")
+
+
+def _short_name(dotted: str) -> str:
+    """numpy.tanh as students write it: np.tanh."""
+    return "np." + dotted[len("numpy."):] if dotted.startswith("numpy.") else dotted
 
 
 def _not_run(ctx: Context, p: Probe) -> Verdict:
@@ -65,9 +90,9 @@ def _gradient_errors(ctx: Context, case: str, p: Probe, numeric_ok: bool
                      ) -> tuple[list[str], list[str], list[str]]:
     """Gradients that disagree with the finite differences, that cannot be compared, and that
     hold NaN or inf (compared only when the finite differences themselves are finite)."""
-    dims = {k: float(v) for k, v in ctx.rubric.case(case).dims}
+    dims = {k: float(v) for k, v in ctx.comp.case(case).dims}
     bad, unusable, nonfinite = [], [], []
-    for wrt, grad, scale in ctx.rubric.layer.gradients:
+    for wrt, grad, scale in ctx.comp.gradients:
         value = p.first.get(grad)
         base = ctx.runs[case].inputs[wrt] if case in ctx.runs else None
         arr = value.array if value is not None and value.kind == "array" else None
@@ -100,7 +125,7 @@ def _worst_error(g: np.ndarray, pairs: list[tuple[np.ndarray, float]]) -> float:
 
 def _nonfinite_gradcheck(ctx: Context, grads: list[str], forward_nonfinite: bool) -> str:
     """Why finite differences could not vouch for backward: NaN or inf on either side."""
-    fwd, bwd = ctx.rubric.layer.forward.method, ctx.rubric.layer.backward.method
+    fwd, bwd = ctx.comp.forward.method, ctx.comp.backward.method
     if grads:
         also = f", and {fwd}() returned NaN or inf too" if forward_nonfinite else ""
         return f"{bwd}() returned NaN or inf for {', '.join(grads)}{also}: {NONFINITE}."
@@ -112,7 +137,7 @@ def _nonfinite_gradcheck(ctx: Context, grads: list[str], forward_nonfinite: bool
 
 
 def _forward_matches(ctx: Context, case: str) -> bool | None:
-    out = ctx.rubric.layer.forward.output
+    out = ctx.comp.forward.output
     obs = ctx.runs[case].observed.get(out) if case in ctx.runs else None
     expected = ctx.vectors[case].expected.get(out)
     if obs is None or obs.value is None or obs.value.kind != "array" or expected is None:
@@ -132,7 +157,9 @@ def judge_mutation(check: Check, ctx: Context, case: str) -> Verdict:
         return Verdict(False, f"{method}() changed its input {name} in place",
                        diagnosis=hint(ctx, "input_mutated", check.visibility == "hidden",
                                       input=name))
-    return Verdict(True, "forward and backward leave their inputs unchanged.")
+    methods = " and ".join(dict.fromkeys(c.method for c in ctx.comp.calls if c.inputs))
+    return Verdict(True, f"{methods} leave{'s' if ' and ' not in methods else ''} "
+                         "their inputs unchanged.")
 
 
 def judge_repeatable(check: Check, ctx: Context, case: str) -> Verdict:
@@ -140,7 +167,7 @@ def judge_repeatable(check: Check, ctx: Context, case: str) -> Verdict:
     p = ctx.probes[case]
     if p.problem:
         return _not_run(ctx, p)
-    method = ctx.rubric.layer.backward.method
+    method = ctx.comp.backward.method
     nonfinite = [n for n, v in p.first.items() if not (_finite_value(v)
                                                        and _finite_value(p.again.get(n)))]
     if nonfinite:  # NaN == NaN would pass as "the same"; a NaN gradient is never right
@@ -163,10 +190,10 @@ def judge_linearity(check: Check, ctx: Context, case: str) -> Verdict:
     nonfinite = _nonfinite_linearity(ctx, p)
     if nonfinite:
         return Verdict(False, "; ".join(nonfinite) + f": {NONFINITE}.")
-    problems, upstream, compared = [], ctx.rubric.layer.backward.inputs[0], 0
+    problems, upstream, compared = [], ctx.comp.backward.inputs[0], 0
     for name, first in p.first.items():
         trio = (first, p.zero.get(name), p.double.get(name))
-        size = math.prod(resolve_shape(ctx.rubric.shape_of(name), ctx.rubric.case(case).dim_map))
+        size = math.prod(resolve_shape(ctx.comp.shape_of(name), ctx.comp.case(case).dim_map))
         # shapes and sizes first: only arrays of their Table 1 size are converted and compared,
         # so the copies are bounded by the rubric, not by what the child sends
         if any(v is None or v.kind != "array" or v.array.shape != first.array.shape
@@ -181,7 +208,7 @@ def judge_linearity(check: Check, ctx: Context, case: str) -> Verdict:
         elif not np.allclose(d / 2, f, rtol=1e-7, atol=5e-11):  # 2 * f could overflow
             problems.append(f"doubling {upstream} does not double {name}")
     if not compared:
-        method = ctx.rubric.layer.backward.method
+        method = ctx.comp.backward.method
         return Verdict(False, f"could not check: {method}() must produce arrays of the Table 1 "
                               "sizes, of the same shape for every upstream gradient", ran=False)
     if problems:
@@ -192,7 +219,7 @@ def judge_linearity(check: Check, ctx: Context, case: str) -> Verdict:
 
 def _nonfinite_linearity(ctx: Context, p: Probe) -> list[str]:
     """'backward(0) returned NaN or inf for dLdW', for every call and gradient that did."""
-    method, upstream = ctx.rubric.layer.backward.method, ctx.rubric.layer.backward.inputs[0]
+    method, upstream = ctx.comp.backward.method, ctx.comp.backward.inputs[0]
     calls = ((f"{method}({upstream})", p.first), (f"{method}(0)", p.zero),
              (f"{method}(2 {upstream})", p.double))
     found = [(call, [n for n, v in values.items() if not _finite_value(v)])

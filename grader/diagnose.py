@@ -53,6 +53,14 @@ DEFAULT_HINTS = {
                   "np.random.randn times the scale), not a uniform draw.",
     "not_random_init": "{name} must be drawn at random in __init__ (normal, standard deviation "
                        "{std}), not filled with a constant.",
+    "init_shape": "{name} is created with shape {got_shape}, but Table 1 says {shape}: create "
+                  "it with that shape, e.g. np.zeros({code}).",
+    "not_scalar": "{name} must be one number, not an array of shape {got_shape}: add up over "
+                  "every axis (np.sum without an axis){eq}.",
+    "forbidden_call": "{function} is not allowed in this class: compute it from its definition "
+                      "with the operations the handout allows (e.g. np.exp).",
+    "signature": "{method}() does not take the arguments the handout gives it: it is called as "
+                 "{call}. {fix}",
 }
 
 _MATMUL = re.compile(r"matmul|shapes .* not aligned|could not be broadcast|mismatch in its core")
@@ -67,9 +75,10 @@ class Diagnosis:
 
 def hint(ctx: "Context", mistake: str, hidden: bool = False, **fields: object) -> Diagnosis:
     """Fill in the rubric's (or the default) text for ``mistake``."""
-    template = ctx.rubric.hints.get(mistake) or DEFAULT_HINTS.get(mistake) or "{name}: " + mistake
+    template = ctx.comp.hints.get(mistake) or DEFAULT_HINTS.get(mistake) or "{name}: " + mistake
     values = {"eq": "", "alpha": "", "shape": "", "want": "", "got_shape": "", "dtype": "",
-              "how": "", "input": "", "name": "", "std": ""}
+              "how": "", "input": "", "name": "", "std": "", "function": "", "fix": "",
+              "code": "", "method": "", "call": ""}
     values.update({k: v for k, v in fields.items() if v is not None})
     if hidden:
         values["alpha"] = ""
@@ -80,7 +89,7 @@ def diagnose(ctx: "Context", check: "Check", case: str, name: str, got: np.ndarr
              expected: np.ndarray | None = None, want: tuple[int, ...] | None = None
              ) -> Diagnosis | None:
     """The known mistake that best explains ``got``, or None."""
-    rubric = ctx.rubric
+    rubric = ctx.comp
     hidden = check.visibility == "hidden"
     eq = rubric.equation(name)
     base = {"name": name, "shape": shape_words(rubric.shape_of(name)),
@@ -91,6 +100,8 @@ def diagnose(ctx: "Context", check: "Check", case: str, name: str, got: np.ndarr
     variant = _variant_mistake(ctx, case, name, got)
     if variant:
         return hint(ctx, variant, hidden, **base)
+    if expected.shape == () and got.size > 1:
+        return hint(ctx, "not_scalar", hidden, **base)
     if got.shape != expected.shape:  # judged on the shape: nothing of got is converted yet
         return _shape_mistake(ctx, got, expected, base, hidden)
     g = as_float(got)
@@ -119,26 +130,73 @@ def precision_warning(ctx: "Context", check: "Check", name: str, got: np.ndarray
     return None
 
 
-def diagnose_problem(ctx: "Context", problem: "Problem") -> Diagnosis | None:
+def diagnose_problem(ctx: "Context", problem: "Problem",
+                     stage: str = "") -> Diagnosis | None:
     """Name the mistake behind an exception, where the exception itself says it."""
     if problem.kind == "exception" and problem.type == "ValueError" and _MATMUL.search(
             problem.message):
         return hint(ctx, "W_not_transposed")
+    call = next((c for c in ctx.comp.calls if c.method == stage), None)
+    if problem.kind == "exception" and problem.type == "TypeError" and call is not None \
+            and _ARGUMENTS.search(problem.message):
+        args = [*call.inputs, *(f"{k}={v!r}" for k, v in call.kwargs)]
+        text = f"{call.method}({', '.join(args)})"
+        fix = (f"Write it as def {call.method}(self, {', '.join(call.inputs)})."
+               if call.inputs else f"Write it as def {call.method}(self).")
+        if call.inputs and _NO_ARGUMENT.search(problem.message):
+            fix += (" A backward() that takes no argument and returns a derivative follows "
+                    "the previous handout; this one passes the upstream gradient in.")
+        return hint(ctx, "signature", method=call.method, call=text, fix=fix)
     return None
+
+
+_ARGUMENTS = re.compile(r"positional argument|unexpected keyword argument|required "
+                        r"(positional|keyword)")
+_NO_ARGUMENT = re.compile(r"takes 1 positional argument but \d+ were given")
 
 
 def _variant_mistake(ctx: "Context", case: str, name: str, got: np.ndarray) -> str | None:
-    """The wrong variant of the reference whose stored output ``got`` equals, if any; ``got``
-    is converted only when a variant has its shape (so never beyond the vectors' sizes)."""
-    expected, g = ctx.vectors[case].expected, None
-    for mistake in ctx.rubric.mistakes:
+    """The wrong variant of the reference that explains ``got``: its stored output equals
+    ``got``, and no other quantity it changes contradicts what the submission produced (of
+    several, the one that explains the most). ``got`` is converted only when a variant has
+    its shape (so never beyond the vectors' sizes)."""
+    expected = ctx.vectors[case].expected
+    valued = {t for ch in ctx.comp.checks if ch.kind == "values" for t in ch.targets}
+    best, best_matched = None, -1
+    for mistake in ctx.comp.mistakes:
         arr = expected.get(f"{VARIANT}{mistake}.{name}")
-        if arr is None or arr.shape != got.shape:
+        if arr is None or not _matches(got, arr):
             continue
-        g = as_float(got) if g is None else g
-        if g is not None and _close(g, arr.astype(np.float64)):
-            return mistake
-    return None
+        matched, contradicted = 1, False
+        prefix = f"{VARIANT}{mistake}."
+        for key, value in expected.items():
+            other = key[len(prefix):] if key.startswith(prefix) else None
+            if other is None or other == name or other not in valued:
+                continue   # what else a variant keeps on itself is its own business
+            obs = ctx.runs[case].observed.get(other)
+            if obs is None or obs.value is None or obs.value.kind not in ("array", "number"):
+                continue   # not produced: neither for nor against
+            if obs.value.array.size != value.size:
+                contradicted = True
+            elif _matches(obs.value.array, value):
+                matched += 1
+            else:
+                contradicted = True
+        if not contradicted and matched > best_matched:
+            best, best_matched = mistake, matched
+    return best
+
+
+def _matches(got: np.ndarray, want: np.ndarray) -> bool:
+    """``got`` equals a variant's value (NaN where it has NaN; a scalar in any 1-value form)."""
+    if got.size != want.size or (got.shape != want.shape and want.shape != ()):
+        return False
+    g = as_float(got)
+    if g is None:
+        return False
+    g = g.reshape(want.shape)
+    w = want.astype(np.float64)
+    return bool(np.allclose(g, w, rtol=1e-6, atol=1e-8, equal_nan=True))
 
 
 def _shape_mistake(ctx: "Context", got: np.ndarray, e: np.ndarray, base: dict,
@@ -174,12 +232,12 @@ def _summed_is_expected(got: np.ndarray, e: np.ndarray) -> bool:
 def _scale_mistake(ctx: "Context", case: str, g: np.ndarray, e: np.ndarray, base: dict,
                    hidden: bool) -> Diagnosis | None:
     denom = float(np.vdot(e, e))
-    if denom == 0 or not np.all(np.isfinite(g)):
+    if e.size < 2 or denom == 0 or not np.all(np.isfinite(g)):   # any number scales another
         return None
     alpha = float(np.vdot(g, e)) / denom
     if alpha == 0 or not _close(g, alpha * e, rtol=1e-5):
         return None
-    n = ctx.rubric.case(case).dim_map.get("N")
+    n = ctx.comp.case(case).dim_map.get("N")
     if np.isclose(alpha, -1.0):
         return hint(ctx, "sign_flipped", hidden, **base)
     if n and np.isclose(alpha, 1.0 / n):
@@ -196,7 +254,9 @@ def _init_mistake(ctx: "Context", name: str, got: np.ndarray, want: tuple[int, .
         if got.ndim == 2 and got.shape == tuple(want)[::-1]:
             return hint(ctx, "transposed", hidden, **base)
         if got.size == int(np.prod(want)) and _squeeze(got.shape) == _squeeze(tuple(want)):
-            return hint(ctx, "keepdims", hidden, **base)
+            symbols = ctx.comp.shape_of(name) or ()
+            code = "(" + ", ".join(map(str, symbols)) + ("," if len(symbols) == 1 else "") + ")"
+            return hint(ctx, "init_shape", hidden, code=code, **base)
         return hint(ctx, "wrong_shape", hidden, **base)
     g = as_float(got)
     if g is not None and np.any(g != 0):

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from grader.rubric import PROBE_KINDS, Check, Rubric
+from grader.rubric import PROBE_KINDS, Check, Component, Rubric
 from grader.runner import CaseRun, CaseUnit, InitUnit, Submission, Timeouts, run_units
 from grader.sandbox.client import Zygote
 from grader.trace import mark
-from grader.vectors import VectorSet
+from grader.vectors import VectorSet, case_key
 
 if TYPE_CHECKING:
     from grader.report import CheckResult, Report
@@ -70,19 +70,7 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
         from grader import workspace
 
         workspace.warn_open(list(hide))
-    needed = [c for c in rubric.cases if any(c.name in ch.cases for ch in rubric.checks)]
-    inputs = {c.name: (vectors.inputs(c.name) if isinstance(vectors, VectorSet)
-                       else vectors[c.name].inputs) for c in needed}
-    timeouts = Timeouts()
-    cases = [CaseUnit(rubric, case, inputs[case.name], timeouts) for case in needed]
-    probes: list = []
-    if any(c.kind in PROBE_KINDS for c in rubric.checks):
-        from grader import probe
-
-        probes = probe.probe_units(rubric, inputs)
-    random_init = sorted({t for c in rubric.checks if c.kind == "init" for t in c.targets
-                          if rubric.init_rule(t).kind == "normal"})
-    inits = [InitUnit(rubric, p, dict(rubric.init_rule(p).dims)) for p in random_init]
+    plans = [_plan(comp, vectors) for comp in rubric.components]
     verified: dict = {}
 
     def meanwhile() -> None:  # the child is running the student's code now
@@ -91,20 +79,55 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
         mark("vectors verified")
 
     try:
-        results = run_units(sub, [*cases, *probes, *inits], meanwhile)
+        results = run_units(sub, [u for plan in plans for u in plan.units], meanwhile)
     finally:
         sub.close()
     mark("cases and probes run")
     from grader.checks import Context
 
-    runs = {run.case.name: run for run in results[:len(cases)]}
-    probed = {u.case.name: r for u, r in zip(probes, results[len(cases):])}
-    samples = {u.param: r for u, r in zip(inits, results[len(cases) + len(probes):])}
-    ctx = Context(rubric, runs, verified, probed, samples)
-    with np.errstate(all="ignore"):  # NaN and inf from student code are judged, not warned
-        checked = tuple(evaluate(check, ctx) for check in rubric.checks)
+    checked, runs, pos = [], [], 0
+    for comp, plan in zip(rubric.components, plans):
+        mine = dict(zip(map(id, plan.units), results[pos:pos + len(plan.units)]))
+        pos += len(plan.units)
+        comp_runs = {u.case.name: mine[id(u)] for u in plan.cases}
+        ctx = Context(comp, comp_runs, {c.name: verified[case_key(comp.id, c.name)]
+                                        for c in comp.cases
+                                        if case_key(comp.id, c.name) in verified},
+                      {u.case.name: mine[id(u)] for u in plan.probes},
+                      {u.param: mine[id(u)] for u in plan.inits},
+                      {key: mine[id(u)] for key, u in plan.forbidden.items()})
+        with np.errstate(all="ignore"):  # NaN and inf from student code are judged, not warned
+            checked += [evaluate(check, ctx) for check in comp.checks]
+        runs += [(comp, run) for run in comp_runs.values()]
     mark("judged")
-    return _report(rubric, name or root.name, checked, runs, sub)
+    return _report(rubric, name or root.name, tuple(checked), runs, sub)
+
+
+class _Plan:
+    """The units that grade one component: its cases, probes, init samples and the runs with
+    forbidden functions refusing."""
+
+    def __init__(self, comp: Component, vectors: dict[str, CaseVectors] | VectorSet) -> None:
+        needed = [c for c in comp.cases if any(c.name in ch.cases for ch in comp.checks)]
+        inputs = {c.name: (vectors.inputs(comp.id, c.name) if isinstance(vectors, VectorSet)
+                           else vectors[case_key(comp.id, c.name)].inputs) for c in needed}
+        timeouts = Timeouts()
+        self.cases = [CaseUnit(comp, case, inputs[case.name], timeouts) for case in needed]
+        self.probes: list = []
+        if any(c.kind in PROBE_KINDS for c in comp.checks):
+            from grader import probe
+
+            self.probes = probe.probe_units(comp, inputs)
+        random_init = sorted({t for c in comp.checks if c.kind == "init" for t in c.targets
+                              if comp.init_rule(t).kind == "normal"})
+        self.inits = [InitUnit(comp, p, dict(comp.init_rule(p).dims)) for p in random_init]
+        self.forbidden = {(ch.id, case): CaseUnit(comp, comp.case(case), inputs[case],
+                                                  Timeouts(), forbid=ch.forbid)
+                          for ch in comp.checks if ch.kind == "forbidden" for case in ch.cases}
+        self.units = [*self.cases, *self.probes, *self.inits, *self.forbidden.values()]
+
+
+_plan = _Plan
 
 
 def evaluate(check: Check, ctx: "Context") -> CheckResult:
@@ -119,21 +142,23 @@ def evaluate(check: Check, ctx: "Context") -> CheckResult:
 
 
 def _report(rubric: Rubric, name: str, results: tuple[CheckResult, ...],
-            runs: dict[str, CaseRun], sub: Submission) -> Report:
+            runs: list[tuple[Component, CaseRun]], sub: Submission) -> Report:
     from grader import messages
     from grader.report import Report
 
     score = round(sum(r.score for r in results), 4)
-    failures = [r for r in runs.values() if r.failure]
+    failures = [(comp, r) for comp, r in runs if r.failure]
     status, summary, public, details = "graded", "", "", ""
-    if failures and all(r.failed_stage == "import" for r in runs.values()):
+    if failures and all(r.failed_stage == "import" for _, r in runs):
+        comp, first = failures[0]
         status = "not_importable"
-        summary = public = "Your module could not be imported: " + messages.problem(
-            failures[0].failure, "import", rubric)
-        details = _excerpt(failures[0].failure)
+        texts = dict.fromkeys(messages.problem(r.failure, "import", c) for c, r in failures)
+        summary = public = ("Your module could not be imported: " if len(texts) == 1 else
+                            "Your modules could not be imported: ") + " ".join(texts)
+        details = _excerpt(first.failure)
     elif failures:
         status = "crashed"
-        summary, public, details = _crash_summary(rubric, failures)
+        summary, public, details = _crash_summary(failures)
     output, staff = "".join(sub.output), "".join(sub.staff_output)
     return Report(rubric.assignment, name, status, score, rubric.max_score, results, summary,
                   details, output[:MAX_OUTPUT],
@@ -141,30 +166,36 @@ def _report(rubric: Rubric, name: str, results: tuple[CheckResult, ...],
                   any(c.visibility == "hidden" for c in rubric.checks), public_summary=public,
                   staff_output=staff[:MAX_OUTPUT],
                   staff_output_dropped=sub.staff_output_dropped + max(0, len(staff) - MAX_OUTPUT),
-                  sandbox=sub.zygote.describe())
+                  sandbox=sub.zygote.describe(),
+                  components=tuple((c.id, c.title) for c in rubric.components))
 
 
-def _crash_summary(rubric: Rubric, failures: list[CaseRun]) -> tuple[str, str, str]:
+def _crash_summary(failures: list[tuple[Component, CaseRun]]) -> tuple[str, str, str]:
     """Each distinct failure once, with the cases it happened on: the summary, the same
     without hidden cases (what a student may see before grades are published), and the
     traceback of a public case only (an exception message may quote a hidden input)."""
     from grader import messages
 
-    public = [r for r in failures if r.case.visibility == "public"]
+    public = [(c, r) for c, r in failures if r.case.visibility == "public"]
     hidden = len(failures) - len(public)
-    groups: dict[tuple, list[CaseRun]] = {}
-    for run in public:  # the same failure at the same place, whatever numbers its message has
+    groups: dict[tuple, list[tuple[Component, CaseRun]]] = {}
+    for comp, run in public:  # the same failure at the same place, whatever numbers it says
         p = run.failure
-        groups.setdefault((run.failed_stage, p.kind, p.type, p.where), []).append(run)
+        groups.setdefault((comp.file, run.failed_stage, p.kind, p.type, p.where), []).append(
+            (comp, run))
     lines = []
     for g in groups.values():
-        text = messages.problem(g[0].failure, g[0].failed_stage, rubric)
-        lines.append(f"{text} (case{'s' if len(g) > 1 else ''} "
-                     f"{', '.join(r.case.name for r in g)})")
+        comp, run = g[0]
+        text = messages.problem(run.failure, run.failed_stage, comp)
+        who = sorted({c.title for c, _ in g})
+        if len({c.id for c in (x for x, _ in failures)}) > 1:
+            text = f"{', '.join(who)}: {text}"
+        cases = sorted({r.case.name for _, r in g})
+        lines.append(f"{text} (case{'s' if len(cases) > 1 else ''} {', '.join(cases)})")
     shown = "Some checks could not run: " + " ".join(lines) if lines else ""
     if hidden:
         lines.append(f"Your code also failed to run on {hidden} hidden case(s).")
-    details = _excerpt(public[0].failure) if public else ""
+    details = _excerpt(public[0][1].failure) if public else ""
     return "Some checks could not run: " + " ".join(lines), shown, details
 
 

@@ -32,7 +32,7 @@ class Found:
 
 def handout_files(rubric: Rubric) -> tuple[str, ...]:
     """Where the handout puts each file a student edits (the first one locates the rest)."""
-    return (rubric.layer.file,)
+    return rubric.files
 
 
 def gather(src: Path, scratch: Path, rubric: Rubric) -> Found:
@@ -74,14 +74,16 @@ def find(folder: Path, rubric: Rubric) -> Found:
     """The handout layout in ``folder`` (its top, a few levels down, or deeper), else each
     handout file found by its name alone: at the top, or the shallowest elsewhere."""
     files = handout_files(rubric)
-    root = archive.locate_root(folder, files[0])
-    if (root / files[0]).is_file():
-        return Found(root=root, boundary=folder)
+    for file in files:   # any handout file locates the layout
+        root = archive.locate_root(folder, file)
+        if (root / file).is_file():
+            return Found(root=root, boundary=folder)
     entries = [(p, kind) for p, kind in tree.walk(folder, SEARCH_DEPTH, SEARCH_ENTRIES)
                if kind in ("file", "link")]
-    deep = _deep_root(folder, files[0], entries)
-    if deep is not None:
-        return Found(root=deep, boundary=folder)
+    for file in files:
+        deep = _deep_root(folder, file, entries)
+        if deep is not None:
+            return Found(root=deep, boundary=folder)
     lone = tuple((f, folder.joinpath(*p.parts)) for f in files
                  if (p := _pick(PurePosixPath(f).name, entries)) is not None)
     seen = sorted(str(p) for p, _ in entries)
@@ -137,10 +139,15 @@ def place(found: Found, out: Path) -> Path:
 
 def missing(rubric: Rubric, found: Found) -> str:
     """What to upload, when nothing in the submission is a handout file."""
-    file = PurePosixPath(handout_files(rubric)[0])
+    files = [PurePosixPath(f) for f in handout_files(rubric)]
+    file = files[0]
     listing = ", ".join(found.seen) or "nothing (the submission is empty)"
     if found.more:
         listing += f" and {found.more} more"
     holds = f" (the folder that holds {file.parts[0]}/)" if len(file.parts) > 1 else ""
-    return (f"No {file} found. Upload {file.name} itself, or a zip of your handout "
-            f"folder{holds}. Found: {listing}")
+    if len(files) == 1:
+        return (f"No {file} found. Upload {file.name} itself, or a zip of your handout "
+                f"folder{holds}. Found: {listing}")
+    names = ", ".join(map(str, files[:-1])) + f" or {files[-1]}"
+    return (f"None of {names} found. Upload those files themselves, or a zip of your "
+            f"handout folder{holds}. Found: {listing}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import signal
 
-from grader.rubric import Rubric
+from grader.rubric import Component
 from grader.sandbox.client import Problem
 
 STAGE_WORDS = {"import": "importing your module", "construct": "the constructor",
@@ -14,7 +14,7 @@ def stage_words(stage: str) -> str:
     return STAGE_WORDS.get(stage, f"{stage}()")
 
 
-def problem(p: Problem, stage: str, rubric: Rubric) -> str:
+def problem(p: Problem, stage: str, rubric: Component) -> str:
     """Why a step produced nothing, as one or two sentences (no traceback)."""
     what = stage_words(stage)
     if p.kind == "unusable":
@@ -32,7 +32,7 @@ def problem(p: Problem, stage: str, rubric: Rubric) -> str:
     if stage == "import":
         return _import_problem(p, rubric)
     if stage == "construct" and p.type == "TypeError":
-        layer = rubric.layer
+        layer = rubric
         return (f"{layer.cls}(...) raised TypeError: {p.message}. The grader constructs the layer "
                 f"as {layer.cls}({', '.join(layer.constructor)}).")
     if p.type == "MemoryError":
@@ -62,8 +62,8 @@ def short(p: Problem, stage: str) -> str:
     return f"{what} raised {p.type}"
 
 
-def _import_problem(p: Problem, rubric: Rubric) -> str:
-    layer = rubric.layer
+def _import_problem(p: Problem, rubric: Component) -> str:
+    layer = rubric
     parts = layer.module.split(".")
     own = {".".join(parts[:i + 1]) for i in range(len(parts))}
     if p.type == "ModuleNotFoundError" and p.name in own:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grader.compare import as_float, finite
-from grader.rubric import PROBE_KINDS, Case, Rubric
+from grader.rubric import PROBE_KINDS, Case, Component
 from grader.sandbox.client import Problem, Reply
 from grader.sandbox.protocol import Value
 
@@ -42,35 +42,42 @@ def direction(shape: tuple[int, ...], label: str) -> np.ndarray:
     return (words / 2.0**31 - 1.0).reshape(shape)
 
 
-def needs_probe(rubric: Rubric) -> list[str]:
+def needs_probe(comp: Component) -> list[str]:
     """The cases some check wants probed."""
-    return sorted({c for ch in rubric.checks if ch.kind in PROBE_KINDS for c in ch.cases})
+    return sorted({c for ch in comp.checks if ch.kind in PROBE_KINDS for c in ch.cases})
 
 
 @dataclass
 class ProbeUnit:
     """The extra calls on one case, run with the cases as part of one script."""
-    rubric: Rubric
+    comp: Component
     case: Case
     inputs: dict[str, np.ndarray]
     tags: list = field(default_factory=list)
     directions: dict = field(default_factory=dict)
 
+    @property
+    def key(self) -> str:
+        return self.comp.id
+
     def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
-        steps, self.tags, self.directions = _plan(self.rubric.layer, self.case, self.inputs)
+        steps, self.tags, self.directions = _plan(self.comp, self.case, self.inputs)
         return steps
 
     def finish(self, replies: list[Reply], setup: Problem | None) -> Probe:
         if setup is not None:
             return Probe(setup, "import")
-        layer = self.rubric.layer
+        comp = self.comp
         out = Probe()
-        backward_keys = [layer.backward.output, *layer.backward.stores]
+        backward_keys = [comp.backward.output, *comp.backward.stores]
         losses: dict[str, list[float]] = {}
-        weight = self.inputs[layer.backward.inputs[0]]   # L = sum(output * G)
+        upstream = comp.backward.inputs   # L = sum(output * G); a scalar output is L itself
+        weight = self.inputs[upstream[0]] if upstream else None
         for (tag, info), reply in zip(self.tags, replies):
             if not reply.ok:
-                out.problem, out.stage = reply.problem, info
+                out.problem = reply.problem
+                out.stage = comp.backward.method if tag == "backward" else \
+                    comp.forward.method if tag == "loss" else info
                 return out
             if tag == "backward":
                 getattr(out, info).update(zip(backward_keys, [*reply.values[:1], *reply.got]))
@@ -79,7 +86,7 @@ class ProbeUnit:
                 loss = _loss(z, weight)
                 if loss is None:
                     what = z.describe() if z else "nothing"
-                    return Probe(Problem("unusable", message=f"{layer.forward.method}() "
+                    return Probe(Problem("unusable", message=f"{comp.forward.method}() "
                                                              f"returned {what}"), "probe")
                 losses.setdefault(info, []).append(loss)
                 out.forward_nonfinite |= not finite(z.array)
@@ -92,57 +99,65 @@ class ProbeUnit:
         return out
 
 
-def probe_units(rubric: Rubric, inputs: dict[str, dict[str, np.ndarray]]) -> list[ProbeUnit]:
-    """One unit per case that some consistency check wants probed."""
-    return [ProbeUnit(rubric, rubric.case(name), inputs[name]) for name in needs_probe(rubric)]
+def probe_units(comp: Component, inputs: dict[str, dict[str, np.ndarray]]) -> list[ProbeUnit]:
+    """One unit per case that some consistency check of ``comp`` wants probed."""
+    return [ProbeUnit(comp, comp.case(name), inputs[name]) for name in needs_probe(comp)]
 
 
-def _plan(layer, case: Case, inputs: dict[str, np.ndarray]) -> tuple[list, list, dict]:
+def _plan(comp: Component, case: Case, inputs: dict[str, np.ndarray]) -> tuple[list, list, dict]:
     """The probe's requests, for each a tag saying what its reply is, and the random
     directions of the finite differences."""
-    dims = case.dim_map
+    from grader.runner import call_step, construct_step
+
     quiet = {"quiet": True}   # answered only if it fails: nothing is read from these
-    steps = [({"op": "construct", "args": [dims[s] for s in layer.constructor],
-               "kwargs": dict(layer.constructor_kwargs), **quiet}, [])]
+    steps = [(construct_step(comp, case, **quiet), [])]
     tags = [("setup", "construct")]
-    for name in layer.params:
+    for name in comp.params:
         steps.append(({"op": "set", "name": name, **quiet}, [inputs[name]]))
         tags.append(("setup", "set"))
-    fwd_args = [inputs[n] for n in layer.forward.inputs]
-    steps.append(({"op": "call", "method": layer.forward.method, **quiet}, fwd_args))
-    tags.append(("setup", layer.forward.method))
-    upstream = [inputs[n] for n in layer.backward.inputs]
-    for key, scale in (("first", 1.0), ("again", 1.0), ("zero", 0.0), ("double", 2.0)):
-        steps.append(({"op": "call", "method": layer.backward.method,
-                       "get": list(layer.backward.stores)}, [scale * g for g in upstream]))
+    fwd, bwd = comp.forward, comp.backward
+    fwd_args = [inputs[n] for n in fwd.inputs]
+    steps.append((call_step(fwd, **quiet), fwd_args))
+    tags.append(("setup", fwd.method))
+    upstream = [inputs[n] for n in bwd.inputs]
+    scales = (("first", 1.0), ("again", 1.0), ("zero", 0.0), ("double", 2.0)) if upstream \
+        else (("first", 1.0), ("again", 1.0))   # without an upstream gradient: no linearity
+    for key, scale in scales:
+        steps.append((call_step(bwd, get=list(bwd.stores)), [scale * g for g in upstream]))
         tags.append(("backward", key))
     directions: dict[str, list[np.ndarray]] = {}
-    for wrt, _, _ in layer.gradients:
+    for wrt, _, _ in comp.gradients:
         base = inputs[wrt]
         for k in range(DIRECTIONS):
             v = direction(base.shape, f"{case.seed}/{wrt}/{k}")
             directions.setdefault(wrt, []).append(v)
             for sign in (1.0, -1.0):
                 moved = base + sign * STEP * v
-                if wrt in layer.params:
+                if wrt in comp.params:
                     steps.append(({"op": "set", "name": wrt, **quiet}, [moved]))
                     tags.append(("setup", "set"))
                     args = fwd_args
                 else:
-                    args = [moved if n == wrt else inputs[n] for n in layer.forward.inputs]
-                steps.append(({"op": "call", "method": layer.forward.method}, args))
+                    args = [moved if n == wrt else inputs[n] for n in fwd.inputs]
+                steps.append((call_step(fwd), args))
                 tags.append(("loss", wrt))
-        if wrt in layer.params:
+        if wrt in comp.params:
             steps.append(({"op": "set", "name": wrt, **quiet}, [base]))
             tags.append(("setup", "set"))
     return steps, tags, directions
 
 
-def _loss(z: Value | None, weight: np.ndarray) -> float | None:
-    """sum(Z * G), or None when Z is not a numeric array of G's size (checked before any
-    conversion, so an outsized reply is never copied)."""
-    if z is None or z.kind != "array" or z.array.size != weight.size:
+def _loss(z: Value | None, weight: np.ndarray | None) -> float | None:
+    """sum(Z * G) (sum(Z) when there is no G: a scalar loss), or None when Z is not a
+    numeric array of G's size (checked before any conversion, so an outsized reply is never
+    copied)."""
+    if z is None or z.kind not in ("array", "number") or (
+            weight is not None and z.array.size != weight.size):
         return None
+    if weight is None:   # no upstream gradient: the loss is the sum of the output itself
+        values = as_float(z.array)
+        with np.errstate(all="ignore"):
+            return None if values is None else float(np.sum(values))
     values = as_float(z.array)
     if values is None:
         return None

@@ -153,9 +153,11 @@ def gradescope(report: Report, hidden_visibility: str = "after_published") -> di
     """The Gradescope results.json structure; every text is plain (output_format "text") and
     printable."""
     tests = []
+    titles = dict(report.components)
     for c in report.checks:
         text = "\n".join([*c.messages, *(f"Likely mistake: {h}" for h in c.hints)])
-        tests.append({"name": c.title, "number": c.id, "score": c.score, "max_score": c.max_score,
+        name = f"{titles[c.component]}: {c.title}" if len(titles) > 1 else c.title
+        tests.append({"name": name, "number": c.id, "score": c.score, "max_score": c.max_score,
                       "status": "passed" if c.status == "passed" else "failed",
                       "output": printable(text) or "passed", "output_format": "text",
                       "visibility": GRADESCOPE_VISIBILITY.get(c.visibility, hidden_visibility)})

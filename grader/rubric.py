@@ -1,4 +1,8 @@
-"""The assignment as data: load rubric.yaml once, validate it up front, return dataclasses."""
+"""The assignment as data: load rubric.yaml once, validate it up front, return dataclasses.
+
+An assignment is a list of components (one student class each: where it lives, how it is
+built and called, its table of shapes, cases, checks and named mistakes). A rubric written for
+one layer (top-level ``layer:`` and ``table1:``) is read as a one-component assignment."""
 from __future__ import annotations
 
 import json
@@ -12,41 +16,22 @@ from grader.errors import GraderError
 from grader.schema import Reader
 
 CHECK_KINDS = ("init", "shape", "values", "stored",
-               "gradcheck", "mutation", "repeatable", "linearity")
-CONSISTENCY_KINDS = ("gradcheck", "mutation", "repeatable", "linearity")
+               "gradcheck", "mutation", "repeatable", "linearity", "forbidden")
+CONSISTENCY_KINDS = ("gradcheck", "mutation", "repeatable", "linearity", "forbidden")
 PROBE_KINDS = ("gradcheck", "repeatable", "linearity")   # the ones that need extra calls
 VISIBILITIES = ("public", "hidden")
 SCALAR = "scalar"
+DRAWS = ("normal", "one_hot", "integers")
 
 
 @dataclass(frozen=True)
 class Call:
-    """One method of the layer: what it takes, returns and must store on the layer."""
+    """One method of the component: what it takes, returns and must store on the object."""
     method: str
     inputs: tuple[str, ...]
-    output: str
+    output: str                                   # "" when the call returns nothing to judge
     stores: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Layer:
-    """Where the student's class lives and how it is driven."""
-    file: str
-    module: str
-    cls: str
-    constructor: tuple[str, ...]
-    constructor_kwargs: tuple[tuple[str, Any], ...]
-    params: tuple[str, ...]
-    forward: Call
-    backward: Call
-    gradients: tuple[tuple[str, str, str], ...] = ()   # (input or param, its gradient, scale)
-
-    def produced_by(self, name: str) -> str | None:
-        """'forward' or 'backward' if that call returns or stores ``name``."""
-        for stage in (self.forward, self.backward):
-            if name == stage.output or name in stage.stores:
-                return stage.method
-        return None
+    kwargs: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,16 +44,32 @@ class InitRule:
 
 
 @dataclass(frozen=True)
+class Draw:
+    """How a case's input is drawn from its seed: normal(loc, scale), one-hot rows, or
+    integers in [low, high] (which puts exact zeros and ties in the input)."""
+    kind: str = "normal"
+    loc: float = 0.0
+    scale: float = 1.0
+    low: int = 0
+    high: int = 0
+
+
+@dataclass(frozen=True)
 class Case:
     """One fixed-seed test case."""
     name: str
     dims: tuple[tuple[str, int], ...]
     seed: int
     visibility: str
+    draws: tuple[tuple[str, Draw], ...] = ()
+    explicit: bool = False            # used only by the checks that name it
 
     @property
     def dim_map(self) -> dict[str, int]:
         return dict(self.dims)
+
+    def draw(self, name: str) -> Draw:
+        return dict(self.draws).get(name, Draw())
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class Check:
     visibility: str
     atol: float
     rtol: float
+    component: str = ""
+    forbid: tuple[str, ...] = ()      # kind forbidden: dotted names of functions to refuse
 
 
 @dataclass(frozen=True)
@@ -96,25 +99,58 @@ class Limits:
 
 
 @dataclass(frozen=True)
-class Rubric:
-    """A validated assignment description."""
-    path: Path
-    assignment: str
-    vectors_dir: Path
-    reference_dir: Path | None
-    handout_dir: Path
-    layer: Layer
+class Component:
+    """One student class: where it lives, how it is driven, and how it is judged."""
+    id: str
+    title: str
+    file: str
+    module: str
+    cls: str
+    constructor: tuple[str, ...]
+    constructor_kwargs: tuple[tuple[str, Any], ...]
+    params: tuple[str, ...]
+    calls: tuple[Call, ...]
     table1: tuple[tuple[str, tuple[str | int, ...] | None], ...]
-    init: tuple[tuple[str, InitRule], ...]
-    equations: tuple[tuple[str, str], ...]
-    limits: Limits
-    cases: tuple[Case, ...]
-    checks: tuple[Check, ...]
+    gradients: tuple[tuple[str, str, str], ...] = ()   # (input or param, its gradient, scale)
+    init: tuple[tuple[str, InitRule], ...] = ()
+    equations: tuple[tuple[str, str], ...] = ()
+    cases: tuple[Case, ...] = ()
+    checks: tuple[Check, ...] = ()
     mistakes: tuple[str, ...] = ()
     mistakes_module: str = "mistakes"
     hint_texts: tuple[tuple[str, str], ...] = ()
-    gradescope_hidden_visibility: str = "after_published"
+    limits: Limits = Limits()
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def forward(self) -> Call:
+        """The call whose inputs are differentiated (the first)."""
+        return self.calls[0]
+
+    @property
+    def backward(self) -> Call:
+        """The call that produces the gradients (the last)."""
+        return self.calls[-1]
+
+    def call_of(self, name: str) -> Call | None:
+        """The call that returns or stores ``name``."""
+        for call in self.calls:
+            if name == call.output or name in call.stores:
+                return call
+        return None
+
+    def produced_by(self, name: str) -> str | None:
+        """The method that returns or stores ``name``."""
+        call = self.call_of(name)
+        return call.method if call else None
+
+    def returned(self, name: str) -> bool:
+        return any(name == c.output for c in self.calls)
+
+    def stored_key(self, name: str) -> str:
+        """The observation key of an attribute a call stores: its name, or ``self.A`` when a
+        call also returns an ``A`` (what is returned and what is kept are judged apart)."""
+        return f"self.{name}" if self.returned(name) else name
 
     @property
     def hints(self) -> dict[str, str]:
@@ -122,7 +158,7 @@ class Rubric:
         return dict(self.hint_texts)
 
     def shape_of(self, name: str) -> tuple[str | int, ...] | None:
-        """The Table 1 shape of ``name`` in symbols (None for a scalar)."""
+        """The table's shape of ``name`` in symbols (None for a scalar)."""
         return dict(self.table1)[name]
 
     def init_rule(self, name: str) -> InitRule:
@@ -136,21 +172,96 @@ class Rubric:
 
     @property
     def max_score(self) -> float:
-        return sum(c.points for c in self.checks)
+        return round(sum(c.points for c in self.checks), 4)
+
+    def basis(self, visibility: str) -> dict:
+        """What the vectors of one visibility depend on for this component."""
+        keys = ("file", "module", "class", "constructor", "constructor_kwargs", "params",
+                "calls", "layer", "table", "table1", "draw")
+        return {"driver": {k: self.raw.get(k) for k in keys},
+                "cases": [[c.name, [list(d) for d in c.dims], c.seed, c.explicit,
+                           [[n, d.kind, d.loc, d.scale, d.low, d.high] for n, d in c.draws]]
+                          for c in self.cases if c.visibility == visibility],
+                "mistakes": [self.mistakes_module, list(self.mistakes)]}
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """A validated assignment: its components, and what they share."""
+    path: Path
+    assignment: str
+    vectors_dir: Path
+    reference_dir: Path | None
+    handout_dir: Path
+    limits: Limits
+    components: tuple[Component, ...]
+    gradescope_hidden_visibility: str = "after_published"
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        return tuple(c for comp in self.components for c in comp.checks)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.points for c in self.checks), 4)
+
+    @property
+    def hints(self) -> dict[str, str]:
+        """Every feedback text the rubric sets, by mistake id (a component's own over the
+        shared ones)."""
+        out: dict[str, str] = {}
+        for comp in self.components:
+            out.update(comp.hints)
+        return out
+
+    @property
+    def mistakes_module(self) -> str:
+        return self.components[0].mistakes_module
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        """The top-level packages the components are imported from."""
+        return tuple(dict.fromkeys(c.module.split(".")[0] for c in self.components))
+
+    def component(self, cid: str) -> Component:
+        return next(c for c in self.components if c.id == cid)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The files students edit, each once, in the order of the components."""
+        return tuple(dict.fromkeys(c.file for c in self.components))
+
+    def has_visibility(self, visibility: str) -> bool:
+        return any(case.visibility == visibility for comp in self.components
+                   for case in comp.cases)
 
     def fingerprint(self, visibility: str) -> str:
-        """A hash of what the vectors of one visibility depend on (the layer and those cases)."""
-        basis = {"layer": self.raw.get("layer"), "table1": self.raw.get("table1"),
-                 "cases": [[c.name, [list(d) for d in c.dims], c.seed]
-                           for c in self.cases if c.visibility == visibility],
-                 "mistakes": [self.mistakes_module, list(self.mistakes)]}
+        """A hash of what the vectors of one visibility depend on (components and cases)."""
+        basis = {c.id: c.basis(visibility) for c in self.components}
         from grader.vectors import _sha256
 
-        return _sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
+        return _sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
+
+    def only(self, names: list[str]) -> "Rubric":
+        """The assignment restricted to some components, each named by its id or by the stem
+        of its file (``activation`` = every class in activation.py); an unknown name is a
+        GraderError listing the known ones."""
+        chosen: list[Component] = []
+        for name in names:
+            key = name.strip().lower()
+            found = [c for c in self.components
+                     if key in (c.id, Path(c.file).stem.lower(), c.cls.lower())]
+            if not found:
+                known = sorted({c.id for c in self.components}
+                               | {Path(c.file).stem for c in self.components})
+                raise GraderError(f"--only: no component {name!r} (known: {', '.join(known)})")
+            chosen += [c for c in found if c not in chosen]
+        return replace(self, components=tuple(c for c in self.components if c in chosen))
 
 
 def resolve_shape(symbols: tuple[str | int, ...] | None, dims: dict[str, int]) -> tuple[int, ...]:
-    """Turn a symbolic Table 1 shape into numbers for one case (a scalar is ())."""
+    """Turn a symbolic table shape into numbers for one case (a scalar is ())."""
     if symbols is None:
         return ()
     return tuple(s if isinstance(s, int) else dims[s] for s in symbols)
@@ -213,57 +324,153 @@ def _parse_yaml(text: str, path: Path) -> Any:
     return data
 
 
+TOP_KEYS = ("assignment", "vectors", "reference", "handout", "tolerance", "limits", "cases",
+            "mistakes", "hints", "gradescope", "templates")
+ONE_LAYER_KEYS = ("layer", "table1", "init", "equations", "checks")
+COMPONENT_KEYS = ("id", "title", "file", "module", "class", "constructor", "constructor_kwargs",
+                  "params", "calls", "gradients", "table", "init", "equations", "draw", "cases",
+                  "checks", "mistakes", "hints", "points", "tolerance")
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What every component inherits from the top of the file."""
+    atol: float
+    rtol: float
+    limits: Limits
+    cases: Any
+    mistakes_module: str
+    hints: tuple[tuple[str, str], ...]
+
+
 def parse(data: Any, path: Path) -> Rubric:
     """Validate an already-parsed rubric mapping."""
     top = Reader(data, "", path)
-    top.allow("assignment", "vectors", "reference", "handout", "layer", "table1", "init",
-              "equations",
-              "tolerance", "limits", "cases", "checks", "mistakes", "hints", "gradescope")
-    layer = _layer(top.child("layer"))
-    table1 = _table1(top.child("table1"))
-    names = {n for n, _ in table1}
-    needed = set(layer.params) | {layer.forward.output, layer.backward.output}
-    needed |= set(layer.forward.inputs + layer.backward.inputs)
-    needed |= set(layer.forward.stores + layer.backward.stores)
-    missing = sorted(needed - names)
-    if missing:
-        top.fail(f"{missing[0]!r} is used by the layer but has no shape in table1", "table1")
-    symbols = {s for _, shp in table1 for s in (shp or ()) if isinstance(s, str)}
-    symbols |= set(layer.constructor)
-    cases = _cases(top, symbols)
-    _check_scales(top, layer, cases)
-    tol = top.child("tolerance", {})
-    tol.allow("atol", "rtol")
-    atol, rtol = tol.number("atol", 1e-8), tol.number("rtol", 1e-6)
-    init = _init(top.child("init", {}), layer, path)
-    equations = top.child("equations", {})
-    for key in equations.data:
-        equations.get(key, str)
-    limits = _limits(top.child("limits", {}))
+    many = "components" in top.data
+    top.allow(*TOP_KEYS, *(("components",) if many else ONE_LAYER_KEYS))
+    atol, rtol = _tolerance(top, 1e-8, 1e-6)
     mistakes = top.child("mistakes", {})
-    mistakes.allow("module", "variants")
-    hints = top.child("hints", {})
-    for key in hints.data:
-        hints.get(key, str)
+    mistakes.allow("module", *(() if many else ("variants",)))
+    hints = _hints(top)
+    shared = _Shared(atol, rtol, _limits(top.child("limits", {})), top.data.get("cases"),
+                     mistakes.get("module", str, "mistakes"), hints)
+    if many:
+        items = top.get("components", list)
+        if not items:
+            top.fail("needs at least one component", "components")
+        components = [_component(Reader(item, f"components[{i}]", path), shared, False)
+                      for i, item in enumerate(items)]
+    else:
+        components = [_component(top, shared, True)]
+    seen: set[str] = set()
+    for i, comp in enumerate(components):
+        if comp.id in seen:
+            top.fail(f"duplicate component id {comp.id!r}", f"components[{i}].id")
+        seen.add(comp.id)
+    if len(components) > 1:  # check ids are unique across the assignment: component.check
+        components = [replace(c, checks=tuple(replace(ch, id=f"{c.id}.{ch.id}")
+                                              for ch in c.checks)) for c in components]
     gs = top.child("gradescope", {})
     gs.allow("hidden_visibility")
     hidden_vis = gs.get("hidden_visibility", str, "after_published")
     if hidden_vis not in ("visible", "hidden", "after_due_date", "after_published"):
         gs.fail(f"must be visible, hidden, after_due_date or after_published, not {hidden_vis!r}",
                 "hidden_visibility")
-    rubric = Rubric(
+    return Rubric(
         path=path, assignment=top.get("assignment", str),
         vectors_dir=(path.parent / top.get("vectors", str, "vectors")),
         reference_dir=(path.parent / top.get("reference", str)) if "reference" in top.data
         else None,
         handout_dir=path.parent / top.get("handout", str, "handout"),
-        layer=layer, table1=tuple(table1), init=init,
-        equations=tuple((k, v) for k, v in equations.data.items()), limits=limits,
-        cases=cases, checks=(), mistakes=mistakes.names("variants", ()),
-        mistakes_module=mistakes.get("module", str, "mistakes"),
-        hint_texts=tuple(hints.data.items()),
+        limits=shared.limits, components=tuple(components),
         gradescope_hidden_visibility=hidden_vis, raw=data)
-    return replace(rubric, checks=_checks(top, rubric, atol, rtol))
+
+
+def _tolerance(r: Reader, atol: float, rtol: float) -> tuple[float, float]:
+    tol = r.child("tolerance", {})
+    tol.allow("atol", "rtol")
+    return tol.number("atol", atol), tol.number("rtol", rtol)
+
+
+def _hints(r: Reader) -> tuple[tuple[str, str], ...]:
+    hints = r.child("hints", {})
+    for key in hints.data:
+        hints.get(key, str)
+    return tuple(hints.data.items())
+
+
+def _component(r: Reader, shared: _Shared, one_layer: bool) -> Component:
+    """One component; ``one_layer``: the top of a single-layer rubric (``layer:``, ``table1:``)."""
+    if one_layer:
+        driver, table_key, variants = r.child("layer"), "table1", r.child("mistakes", {})
+        driver.allow("file", "module", "class", "constructor", "constructor_kwargs", "params",
+                     "forward", "backward", "gradients")
+        calls = (_call(driver.child("forward")), _call(driver.child("backward")))
+        mistakes = variants.names("variants", ())
+        atol, rtol = shared.atol, shared.rtol
+    else:
+        driver, table_key = r, "table"
+        r.allow(*COMPONENT_KEYS)
+        items = r.get("calls", list)
+        if not items:
+            r.fail("needs at least one call", "calls")
+        calls = tuple(_call(Reader(c, f"{r.where}.calls[{i}]", r.path))
+                      for i, c in enumerate(items))
+        mistakes = r.names("mistakes", ())
+        atol, rtol = _tolerance(r, shared.atol, shared.rtol)
+    module = driver.get("module", str)
+    cls = driver.get("class", str)
+    kwargs = driver.child("constructor_kwargs", {})
+    for key in kwargs.data:
+        kwargs.get(key, (str, int, float, bool, type(None)))
+    comp = Component(
+        id=r.get("id", str, cls.lower()) if not one_layer else cls.lower(),
+        title=r.get("title", str, cls) if not one_layer else cls,
+        file=driver.get("file", str, module.replace(".", "/") + ".py"), module=module, cls=cls,
+        constructor=driver.names("constructor", ()),
+        constructor_kwargs=tuple(kwargs.data.items()), params=driver.names("params", ()),
+        calls=calls, table1=tuple(_table1(r.child(table_key))),
+        mistakes=mistakes, mistakes_module=shared.mistakes_module,
+        hint_texts=shared.hints + (() if one_layer else _hints(r)),
+        limits=shared.limits, raw=dict(r.data) if not one_layer else
+        {"layer": r.data.get("layer"), "table1": r.data.get("table1")})
+    comp = replace(comp, gradients=_gradients(driver.child("gradients", {}), comp))
+    where = "layer" if one_layer else r.where
+    names = {n for n, _ in comp.table1}
+    needed = set(comp.params)
+    for call in comp.calls:
+        needed |= set(call.inputs) | set(call.stores) | ({call.output} - {""})
+    missing = sorted(needed - names)
+    if missing:
+        r.fail(f"{missing[0]!r} is used by the {'layer' if one_layer else 'component'} but has "
+               f"no shape in {table_key}", table_key)
+    symbols = {s for _, shp in comp.table1 for s in (shp or ()) if isinstance(s, str)}
+    symbols |= set(comp.constructor)
+    draws = _draws(r.child("draw", {}), names) if not one_layer else ()
+    if not one_layer and "cases" in r.data:
+        cases = _cases(r, r.get("cases", list), symbols, draws, names)
+    elif shared.cases is not None:
+        cases = _cases(Reader({"cases": shared.cases}, "", r.path), shared.cases, symbols,
+                       draws, names)
+    else:
+        r.fail("missing (required, here or at the top of the file)", "cases")
+    comp = replace(comp, cases=cases, init=_init(r.child("init", {}), comp),
+                   equations=_equations(r.child("equations", {})))
+    _check_scales(r, comp, where)
+    checks = _checks(r, comp, atol, rtol)
+    if not one_layer and "points" in r.data:   # the component's points, split by weight
+        total = r.number("points")
+        weight = sum(c.points for c in checks)
+        if weight <= 0:
+            r.fail("the checks carry no weight to split the component's points over", "points")
+        checks = tuple(replace(c, points=round(total * c.points / weight, 6)) for c in checks)
+    return replace(comp, checks=checks)
+
+
+def _equations(r: Reader) -> tuple[tuple[str, str], ...]:
+    for key in r.data:
+        r.get(key, str)
+    return tuple(r.data.items())
 
 
 def _limits(r: Reader) -> Limits:
@@ -278,32 +485,21 @@ def _limits(r: Reader) -> Limits:
 
 
 def _call(r: Reader) -> Call:
-    r.allow("method", "inputs", "output", "stores")
-    return Call(r.get("method", str), r.names("inputs"), r.get("output", str),
-                r.names("stores", ()))
-
-
-def _layer(r: Reader) -> Layer:
-    r.allow("file", "module", "class", "constructor", "constructor_kwargs", "params",
-            "forward", "backward", "gradients")
-    module = r.get("module", str)
-    kwargs = r.child("constructor_kwargs", {})
+    r.allow("method", "inputs", "output", "stores", "kwargs")
+    kwargs = r.child("kwargs", {})
     for key in kwargs.data:
         kwargs.get(key, (str, int, float, bool, type(None)))
-    layer = Layer(file=r.get("file", str, module.replace(".", "/") + ".py"), module=module,
-                  cls=r.get("class", str), constructor=r.names("constructor"),
-                  constructor_kwargs=tuple(kwargs.data.items()), params=r.names("params", ()),
-                  forward=_call(r.child("forward")), backward=_call(r.child("backward")))
-    return replace(layer, gradients=_gradients(r.child("gradients", {}), layer))
+    return Call(r.get("method", str), r.names("inputs", ()), r.get("output", str, ""),
+                r.names("stores", ()), tuple(kwargs.data.items()))
 
 
-def _gradients(r: Reader, layer: Layer) -> tuple[tuple[str, str, str], ...]:
+def _gradients(r: Reader, comp: Component) -> tuple[tuple[str, str, str], ...]:
     """``W: dLdW`` or ``W: {name: dW, scale: 1/N}``: which quantity is the gradient of which
     input or parameter (scale: how the layer's convention scales it, e.g. batch averaging)."""
     out = []
-    produced = {layer.backward.output, *layer.backward.stores}
+    produced = {comp.backward.output, *comp.backward.stores}
     for wrt in r.data:
-        if wrt not in layer.params and wrt not in layer.forward.inputs:
+        if wrt not in comp.params and wrt not in comp.forward.inputs:
             r.fail("is neither a forward input nor a parameter", wrt)
         value = r.get(wrt, (str, dict))
         if isinstance(value, str):
@@ -313,7 +509,7 @@ def _gradients(r: Reader, layer: Layer) -> tuple[tuple[str, str, str], ...]:
             sub.allow("name", "scale")
             name, scale = sub.get("name", str), str(sub.get("scale", (str, int, float), "1"))
         if name not in produced:
-            r.fail(f"{name!r} is not returned or stored by backward", wrt)
+            r.fail(f"{name!r} is not returned or stored by {comp.backward.method}", wrt)
         out.append((wrt, name, scale))
     return tuple(out)
 
@@ -332,11 +528,45 @@ def _table1(r: Reader) -> list[tuple[str, tuple[str | int, ...] | None]]:
     return out
 
 
-def _init(r: Reader, layer: Layer, path: Path) -> tuple[tuple[str, InitRule], ...]:
+def _draws(r: Reader, names: set[str]) -> tuple[tuple[str, Draw], ...]:
+    """``Y: one_hot``, ``Z: {integers: [-2, 2]}``, ``Z: {normal: {loc: 1000, scale: 3}}``."""
+    out = []
+    for name in r.data:
+        if name not in names:
+            r.fail(f"{name!r} has no shape in the table", name)
+        value = r.get(name, (str, dict))
+        if isinstance(value, str):
+            if value not in ("normal", "one_hot"):
+                r.fail(f"expected one of {', '.join(DRAWS)}, not {value!r}", name)
+            out.append((name, Draw(value)))
+            continue
+        sub = r.child(name)
+        sub.allow(*DRAWS)
+        if len(sub.data) != 1:
+            sub.fail(f"expected exactly one of {', '.join(DRAWS)}")
+        if "integers" in sub.data:
+            bounds = sub.get("integers", list)
+            if len(bounds) != 2 or not all(isinstance(b, int) and not isinstance(b, bool)
+                                           for b in bounds) or bounds[0] > bounds[1]:
+                sub.fail("expected [low, high], two integers with low <= high", "integers")
+            out.append((name, Draw("integers", low=bounds[0], high=bounds[1])))
+        elif "normal" in sub.data:
+            normal = sub.child("normal")
+            normal.allow("loc", "scale")
+            loc = normal.get("loc", float, 0.0)
+            if not abs(loc) < float("inf"):
+                normal.fail("must be finite", "loc")
+            out.append((name, Draw("normal", loc, normal.number("scale", 1.0, positive=True))))
+        else:
+            out.append((name, Draw("one_hot")))
+    return tuple(out)
+
+
+def _init(r: Reader, comp: Component) -> tuple[tuple[str, InitRule], ...]:
     rules = []
     for name in r.data:
-        if name not in layer.params:
-            r.fail(f"{name!r} is not one of the layer's params {list(layer.params)}", name)
+        if name not in comp.params:
+            r.fail(f"{name!r} is not one of the layer's params {list(comp.params)}", name)
         value = r.get(name, (str, dict))
         if isinstance(value, str):
             if value not in ("zeros", "any"):
@@ -349,7 +579,7 @@ def _init(r: Reader, layer: Layer, path: Path) -> tuple[tuple[str, InitRule], ..
         normal.allow("mean", "std", "dims")
         dims = normal.child("dims")
         values = {k: dims.number(k, positive=True, integer=True) for k in dims.data}
-        missing = [s for s in layer.constructor if s not in values]
+        missing = [s for s in comp.constructor if s not in values]
         if missing:
             dims.fail(f"needs a value for {missing[0]!r} (the constructor's arguments)")
         rule = InitRule("normal", str(normal.get("mean", (str, int, float), "0")),
@@ -378,12 +608,12 @@ def _check_moments(r: Reader, rule: InitRule, dims: dict[str, int]) -> None:
             r.fail(f"must be {bound}, not {value:g}", key)
 
 
-def _check_scales(top: Reader, layer: Layer, cases: tuple[Case, ...]) -> None:
+def _check_scales(top: Reader, comp: Component, where: str) -> None:
     """Each gradient's scale is a finite, non-zero number in every case (the gradient check
     divides by it)."""
-    for wrt, _, scale in layer.gradients:
-        key = f"layer.gradients.{wrt}.scale"
-        for case in cases:
+    for wrt, _, scale in comp.gradients:
+        key = f"{where}.gradients.{wrt}.scale"
+        for case in comp.cases:
             try:
                 value = expr.evaluate(scale, {k: float(v) for k, v in case.dims})
             except GraderError as exc:
@@ -395,14 +625,16 @@ def _check_scales(top: Reader, layer: Layer, cases: tuple[Case, ...]) -> None:
                 top.fail(f"must be finite and not 0, not {value:g}", key)
 
 
-def _cases(top: Reader, symbols: set[str]) -> tuple[Case, ...]:
-    items = top.get("cases", list)
-    if not items:
+def _cases(top: Reader, items: Any, symbols: set[str], draws: tuple[tuple[str, Draw], ...],
+           table: set[str]) -> tuple[Case, ...]:
+    if not isinstance(items, list) or not items:
         top.fail("needs at least one case", "cases")
+    items = [c for item in items for c in (item if isinstance(item, list) else [item])]
     cases, seen = [], set()
+    prefix = f"{top.where}.cases" if top.where else "cases"
     for i, item in enumerate(items):
-        r = Reader(item, f"cases[{i}]", top.path)
-        r.allow("name", "dims", "seed", "visibility", "allow_degenerate")
+        r = Reader(item, f"{prefix}[{i}]", top.path)
+        r.allow("name", "dims", "seed", "visibility", "allow_degenerate", "draw", "explicit")
         name = r.get("name", str)
         if name in seen:
             r.fail(f"duplicate case name {name!r}", "name")
@@ -412,6 +644,7 @@ def _cases(top: Reader, symbols: set[str]) -> tuple[Case, ...]:
         missing = sorted(symbols - set(values))
         if missing:
             dims.fail(f"no value for dimension {missing[0]!r}")
+        values = {k: v for k, v in values.items() if k in symbols}  # shared cases: own dims only
         if not r.get("allow_degenerate", bool, False):
             if any(v <= 1 for v in values.values()) or len(set(values.values())) < len(values):
                 dims.fail("dimensions must be distinct and > 1 so that mistakes cannot hide "
@@ -422,42 +655,55 @@ def _cases(top: Reader, symbols: set[str]) -> tuple[Case, ...]:
         seed = r.get("seed", int)
         if seed < 0:
             r.fail(f"must be >= 0, not {seed}", "seed")
-        cases.append(Case(name, tuple(values.items()), seed, vis))
+        own = dict(draws)
+        if "draw" in r.data:   # this case's own draws, over the component's
+            own.update(_draws(r.child("draw"), table))
+        cases.append(Case(name, tuple(values.items()), seed, vis, tuple(own.items()),
+                          r.get("explicit", bool, False)))
     return tuple(cases)
 
 
-def _checks(top: Reader, rubric: Rubric, atol: float, rtol: float) -> tuple[Check, ...]:
-    layer, names = rubric.layer, dict(rubric.table1)
+def _checks(r: Reader, comp: Component, atol: float, rtol: float) -> tuple[Check, ...]:
+    names = dict(comp.table1)
     checks, seen = [], set()
-    for i, item in enumerate(top.get("checks", list)):
-        r = Reader(item, f"checks[{i}]", top.path)
-        r.allow("id", "kind", "target", "points", "title", "cases", "visibility", "atol", "rtol")
-        cid = r.get("id", str)
+    items = r.get("checks", list)
+    flat = [c for item in items for c in (item if isinstance(item, list) else [item])]
+    prefix = f"{r.where}.checks" if r.where else "checks"
+    for i, item in enumerate(flat):
+        cr = Reader(item, f"{prefix}[{i}]", r.path)
+        cr.allow("id", "kind", "target", "points", "title", "cases", "visibility", "atol",
+                 "rtol", "forbid")
+        cid = cr.get("id", str)
         if cid in seen:
-            r.fail(f"duplicate check id {cid!r}", "id")
+            cr.fail(f"duplicate check id {cid!r}", "id")
         seen.add(cid)
-        kind = r.get("kind", str)
+        kind = cr.get("kind", str)
         if kind not in CHECK_KINDS:
-            r.fail(f"unknown kind {kind!r} (one of {', '.join(CHECK_KINDS)})", "kind")
-        targets = r.names("target", ())
-        _check_targets(r, kind, targets, layer, names)
-        points = r.number("points")
-        cases = _select_cases(r, rubric.cases, kind)
-        if kind == "gradcheck" and not layer.gradients:
-            r.fail("a gradcheck needs layer.gradients (which quantity is the gradient of which)",
-                   "kind")
-        hidden = any(rubric.case(c).visibility == "hidden" for c in cases)
-        vis = r.get("visibility", str, "hidden" if hidden else "public")
+            cr.fail(f"unknown kind {kind!r} (one of {', '.join(CHECK_KINDS)})", "kind")
+        targets = cr.names("target", ())
+        _check_targets(cr, kind, targets, comp, names)
+        points = cr.number("points")
+        cases = _select_cases(cr, comp.cases, kind)
+        if kind == "gradcheck" and not comp.gradients:
+            cr.fail("a gradcheck needs layer.gradients (which quantity is the gradient of which)",
+                    "kind")
+        forbid = cr.names("forbid", ())
+        if kind == "forbidden" and not all("." in f for f in forbid) or (forbid == ()) == (
+                kind == "forbidden"):
+            cr.fail("a forbidden check (and only one) names the functions it refuses, as "
+                    "module.function (e.g. numpy.tanh)", "forbid")
+        hidden = any(comp.case(c).visibility == "hidden" for c in cases)
+        vis = cr.get("visibility", str, "hidden" if hidden else "public")
         if vis not in VISIBILITIES or (hidden and vis == "public"):
-            r.fail("must be public or hidden (hidden when it uses hidden cases)", "visibility")
-        checks.append(Check(cid, kind, targets, points, r.get("title", str, cid), cases, vis,
-                            r.number("atol", atol), r.number("rtol", rtol)))
+            cr.fail("must be public or hidden (hidden when it uses hidden cases)", "visibility")
+        checks.append(Check(cid, kind, targets, points, cr.get("title", str, cid), cases, vis,
+                            cr.number("atol", atol), cr.number("rtol", rtol), comp.id, forbid))
     if not checks:
-        top.fail("needs at least one check", "checks")
+        r.fail("needs at least one check", "checks")
     return tuple(checks)
 
 
-def _check_targets(r: Reader, kind: str, targets: tuple[str, ...], layer: Layer,
+def _check_targets(r: Reader, kind: str, targets: tuple[str, ...], comp: Component,
                    names: dict) -> None:
     if kind in CONSISTENCY_KINDS:
         return
@@ -466,21 +712,23 @@ def _check_targets(r: Reader, kind: str, targets: tuple[str, ...], layer: Layer,
     for t in targets:
         if t not in names:
             r.fail(f"{t!r} has no shape in table1", "target")
-        if kind == "init" and t not in layer.params:
-            r.fail(f"{t!r} is not one of the layer's params {list(layer.params)}", "target")
-        if kind in ("shape", "values", "stored") and layer.produced_by(t) is None:
-            r.fail(f"{t!r} is neither returned nor stored by forward/backward", "target")
+        if kind == "init" and t not in comp.params:
+            r.fail(f"{t!r} is not one of the layer's params {list(comp.params)}", "target")
+        if kind in ("shape", "values", "stored") and comp.produced_by(t) is None:
+            r.fail(f"{t!r} is neither returned nor stored by "
+                   f"{'/'.join(c.method for c in comp.calls)}", "target")
 
 
 def _select_cases(r: Reader, cases: tuple[Case, ...], kind: str) -> tuple[str, ...]:
-    if kind in ("gradcheck", "repeatable", "linearity") and "cases" not in r.data:
-        first = next((c.name for c in cases if c.visibility == "public"), cases[0].name)
+    if kind in ("gradcheck", "repeatable", "linearity", "forbidden") and "cases" not in r.data:
+        first = next((c.name for c in cases if c.visibility == "public" and not c.explicit),
+                     cases[0].name)
         return (first,)   # probes cost calls: one small public case unless told otherwise
     value = r.get("cases", (str, list), "public")
     if value in ("public", "hidden"):
-        chosen = tuple(c.name for c in cases if c.visibility == value)
+        chosen = tuple(c.name for c in cases if c.visibility == value and not c.explicit)
     elif value == "all":
-        chosen = tuple(c.name for c in cases)
+        chosen = tuple(c.name for c in cases if not c.explicit)
     elif isinstance(value, list):
         known = {c.name for c in cases}
         for v in value:

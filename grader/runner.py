@@ -11,7 +11,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from grader.rubric import Case, Rubric, resolve_shape
+from grader.rubric import Case, Component, Rubric, resolve_shape
 from grader.sandbox.client import Budget, Child, Problem, Reply, Zygote
 from grader.sandbox.protocol import Value
 
@@ -45,8 +45,7 @@ class Submission:
     root: Path
     rubric: Rubric
     uid: int | None = None
-    module: str | None = None          # import this module and class instead of the rubric's
-    cls: str | None = None
+    classes: dict[str, tuple[str, str]] | None = None   # key -> (module, class) to import
     hide: tuple[str, ...] = ()         # folders covered from the child (root mode)
     child: Child | None = None
     setup_problem: Problem | None = None
@@ -58,6 +57,7 @@ class Submission:
     _pending: bool = field(default=False, repr=False)          # import sent, answer not read
     _send_problem: Problem | None = field(default=None, repr=False)
     budget: Budget | None = field(default=None, repr=False)    # set when the first child starts
+    import_problems: dict[str, Problem] = field(default_factory=dict)  # by component id
 
     def limits(self) -> dict:
         lim = self.rubric.limits
@@ -70,12 +70,13 @@ class Submission:
             self.child.close()
         if self.budget is None:
             self.budget = Budget(self.rubric.limits.total_seconds)
-        layer = self.rubric.layer
+        classes = self.classes or {c.id: (c.module, c.cls) for c in self.rubric.components}
         self.child = self.zygote.spawn(self.root, self.limits(), self.uid)
         self.child.budget = self.budget
         self._pending = True
         self._send_problem = self.child.send(
-            {"op": "import", "module": self.module or layer.module, "cls": self.cls or layer.cls},
+            {"op": "import", "classes": [{"key": k, "module": m, "cls": c}
+                                         for k, (m, c) in classes.items()]},
             [], self.budget.limit(self.rubric.limits.import_seconds))
 
     def ready(self) -> Problem | None:
@@ -88,6 +89,7 @@ class Submission:
                 self.budget.receive(self.child, seconds)
         self._keep_output(reply)
         self.setup_problem = reply.problem
+        self.import_problems = dict(reply.failed)
         self._pending, self._send_problem = False, None
         return reply.problem
 
@@ -168,14 +170,33 @@ def changed_inputs(run: CaseRun) -> list[tuple[str, str]] | None:
     return changed if seen else None
 
 
-def make_inputs(rubric: Rubric, case: Case) -> dict[str, np.ndarray]:
+def make_inputs(comp: Component, case: Case) -> dict[str, np.ndarray]:
     """The case's parameters and inputs, drawn from its seed in a fixed order."""
     rng = np.random.default_rng(case.seed)
-    layer, dims = rubric.layer, case.dim_map
-    names = list(layer.params) + list(layer.forward.inputs) + list(layer.backward.inputs)
-    names += [WARMUP + n for n in layer.forward.inputs]
-    return {n: rng.standard_normal(resolve_shape(rubric.shape_of(n.removeprefix(WARMUP)), dims))
-            for n in names}
+    dims = case.dim_map
+    names = list(comp.params)
+    for call in comp.calls:
+        names += [n for n in call.inputs if n not in names]
+    names += [WARMUP + n for n in comp.forward.inputs]
+    out = {}
+    for n in names:
+        base = n.removeprefix(WARMUP)
+        out[n] = draw(rng, case.draw(base), resolve_shape(comp.shape_of(base), dims))
+    return out
+
+
+def draw(rng: np.random.Generator, how, shape: tuple[int, ...]) -> np.ndarray:
+    """One input: normal (loc + scale x standard normal), one-hot rows, or small integers."""
+    if how.kind == "one_hot":
+        rows = int(np.prod(shape[:-1], dtype=np.int64)) if shape else 1
+        width = shape[-1] if shape else 1
+        hot = np.zeros((rows, width))
+        hot[np.arange(rows), rng.integers(0, width, size=rows)] = 1.0
+        return hot.reshape(shape)
+    if how.kind == "integers":
+        return rng.integers(how.low, how.high + 1, size=shape).astype(np.float64)
+    values = rng.standard_normal(shape)
+    return values if (how.loc, how.scale) == (0.0, 1.0) else how.loc + how.scale * values
 
 
 class Unit(Protocol):
@@ -229,11 +250,21 @@ def run_units(sub: Submission, units: list[Unit],
 def _run_in_order(sub: Submission, units: list[Unit],
                   meanwhile: Callable[[], None] | None = None) -> list[object]:
     """Run every unit's requests as one script; after a failure, send the units that did not
-    run again (to a fresh child if it died). ``meanwhile`` runs while the child works."""
+    run again (to a fresh child if it died). Units of a component whose class could not be
+    imported finish with that problem. ``meanwhile`` runs while the child works."""
     results: list[object] = [None] * len(units)
-    i = 0
-    while i < len(units):
-        plans = [u.plan() for u in units[i:]]
+    pending = list(range(len(units)))
+    while pending:
+        run = []
+        for j in pending:
+            blocked = sub.import_problems.get(getattr(units[j], "key", ""))
+            if blocked is not None:
+                results[j] = units[j].finish([], blocked)
+            else:
+                run.append(j)
+        if not run:
+            break
+        plans = [units[j].plan() for j in run]
         steps = [step for plan in plans for step in plan]
         # the import is on its way: the script follows it at once, so the child goes from one
         # to the other while this process does its own work (if the import fails, the child's
@@ -244,24 +275,24 @@ def _run_in_order(sub: Submission, units: list[Unit],
             meanwhile()
             meanwhile = None
         if not sub.usable():
-            for j in range(i, len(units)):
+            for j in run:
                 results[j] = units[j].finish([], sub.setup_problem)
             break
         if not early:
             sent = sub.send_script(steps)
         headers = [h for plan in plans for h, _ in plan]
         replies = sub.read_replies(headers, sent)
-        sub.keep_script_output(headers, replies, [touches_hidden(u) for u, plan
-                                                  in zip(units[i:], plans) for _ in plan])
-        pos, done = 0, len(units)
-        for k, plan in enumerate(plans):
+        sub.keep_script_output(headers, replies, [touches_hidden(units[j]) for j, plan
+                                                  in zip(run, plans) for _ in plan])
+        pos, pending = 0, []
+        for k, (j, plan) in enumerate(zip(run, plans)):
             part = replies[pos:pos + len(plan)]
             pos += len(plan)
-            results[i + k] = units[i + k].finish(part, None)
+            blocked = sub.import_problems.get(getattr(units[j], "key", ""))
+            results[j] = units[j].finish([], blocked) if blocked else units[j].finish(part, None)
             if len(part) < len(plan) or (part and not part[-1].ok):
-                done = i + k + 1
+                pending = run[k + 1:]
                 break
-        i = done
     if meanwhile is not None:
         meanwhile()
     return results
@@ -287,57 +318,71 @@ class Timeouts:
 
 @dataclass
 class CaseUnit:
-    """One case: construct, read the initial parameters, set them, call forward (twice: a
-    warm-up input, then the case's) and backward, reading what each call stores."""
-    rubric: Rubric
+    """One case of one component: construct, read the initial parameters, set them, make
+    each call in order (the first twice: a warm-up input, then the case's), reading what each
+    call stores."""
+    comp: Component
     case: Case
     inputs: dict[str, np.ndarray]
     timeouts: Timeouts = field(default_factory=Timeouts)
     skip: CaseRun | None = None
     steps: list[tuple] = field(default_factory=list)
+    forbid: tuple[str, ...] = ()       # functions that raise during every step
+
+    @property
+    def key(self) -> str:
+        return self.comp.id
 
     def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
         self.skip = self.timeouts.like(self.case)
-        self.steps = _steps(self.rubric, self.case, self.inputs)
+        self.steps = _steps(self.comp, self.case, self.inputs)
         if self.skip is not None:  # the call that timed out on a smaller case is not repeated
             cut = next(i for i, s in enumerate(self.steps) if s[0] == self.skip.failed_stage)
             self.steps = self.steps[:cut]
+        if self.forbid:
+            return [(dict(header, forbid=list(self.forbid)), arrays)
+                    for _, _, header, arrays in self.steps]
         return [(header, arrays) for _, _, header, arrays in self.steps]
 
     def finish(self, replies: list[Reply], setup: Problem | None) -> CaseRun:
         run = CaseRun(self.case, self.inputs)
         if setup is not None:  # a module that does not import fails every case the same way
-            return _fail(run, self.rubric, setup, "import", "init")
-        layer = self.rubric.layer
+            return _fail(run, self.comp, setup, "import", "init")
         for (stage, what, _, _), reply in zip(self.steps, replies):
             if not reply.ok:
-                self.timeouts.note(_fail(run, self.rubric, reply.problem, stage,
-                                         _first_missing(layer, stage)))
+                self.timeouts.note(_fail(run, self.comp, reply.problem, stage,
+                                         _first_missing(self.comp, stage)))
                 return run
-            _record(run, layer, stage, what, reply)
+            _record(run, self.comp, stage, what, reply)
         if self.skip is not None:
             stage = self.skip.failed_stage
-            return _fail(run, self.rubric, self.skip.failure, stage, _first_missing(layer, stage))
+            return _fail(run, self.comp, self.skip.failure, stage,
+                         _first_missing(self.comp, stage))
         return run
 
 
 @dataclass
 class InitUnit:
     """A layer of the size an init rule names, built to measure a random init's statistics."""
-    rubric: Rubric
+    comp: Component
     param: str
     dims: dict[str, int]
+
+    @property
+    def key(self) -> str:
+        return self.comp.id
 
     @property
     def hidden(self) -> bool:
         """True when only hidden checks look at this sample."""
         return not any(c.kind == "init" and self.param in c.targets and c.visibility == "public"
-                       for c in self.rubric.checks)
+                       for c in self.comp.checks)
 
     def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
-        layer = self.rubric.layer
-        return [({"op": "construct", "args": [self.dims[s] for s in layer.constructor],
-                  "kwargs": dict(layer.constructor_kwargs), "get": [self.param]}, [])]
+        comp = self.comp
+        return [({"op": "construct", "cls": comp.id,
+                  "args": [self.dims[s] for s in comp.constructor],
+                  "kwargs": dict(comp.constructor_kwargs), "get": [self.param]}, [])]
 
     def finish(self, replies: list[Reply], setup: Problem | None) -> Observed:
         if setup is not None:
@@ -348,9 +393,10 @@ class InitUnit:
         return Observed(replies[0].got[0], stage="init")
 
 
-def run_case(sub: Submission, case: Case, inputs: dict[str, np.ndarray]) -> CaseRun:
+def run_case(sub: Submission, comp: Component, case: Case,
+             inputs: dict[str, np.ndarray]) -> CaseRun:
     """Run one case on its own (used to make the test vectors)."""
-    return run_units(sub, [CaseUnit(sub.rubric, case, inputs)])[0]
+    return run_units(sub, [CaseUnit(comp, case, inputs)])[0]
 
 
 def _size(case: Case) -> int:
@@ -360,51 +406,63 @@ def _size(case: Case) -> int:
     return size
 
 
-def _steps(rubric: Rubric, case: Case, inputs: dict[str, np.ndarray]) -> list[tuple]:
+def construct_step(comp: Component, case: Case, **extra: object) -> dict:
+    dims = case.dim_map
+    return {"op": "construct", "cls": comp.id, "args": [dims[s] for s in comp.constructor],
+            "kwargs": dict(comp.constructor_kwargs), **extra}
+
+
+def call_step(call, **extra: object) -> dict:
+    header = {"op": "call", "method": call.method, **extra}
+    if call.kwargs:
+        header["kwargs"] = dict(call.kwargs)
+    return header
+
+
+def _steps(comp: Component, case: Case, inputs: dict[str, np.ndarray]) -> list[tuple]:
     """(stage, what, request header, arrays) for every step of a case, in order."""
-    layer, dims = rubric.layer, case.dim_map
-    steps = [("construct", "construct", {"op": "construct",
-              "args": [dims[s] for s in layer.constructor],
-              "kwargs": dict(layer.constructor_kwargs), "get": list(layer.params)}, [])]
+    steps = [("construct", "construct", construct_step(comp, case, get=list(comp.params)), [])]
     steps += [("set", "set", {"op": "set", "name": p, "quiet": True}, [inputs[p]])
-              for p in layer.params]
-    fwd, bwd = layer.forward, layer.backward
-    steps.append((fwd.method, "warmup", {"op": "call", "method": fwd.method},
-                  [inputs[WARMUP + n] for n in fwd.inputs]))
-    for call in (fwd, bwd):   # each call also reads what it must store: one reply
-        steps.append((call.method, "call", {"op": "call", "method": call.method, "echo": True,
-                                            "get": list(call.stores)},
+              for p in comp.params]
+    first = comp.forward
+    if first.inputs:   # a stale input kept from an earlier call shows on the next
+        steps.append((first.method, "warmup", call_step(first),
+                      [inputs[WARMUP + n] for n in first.inputs]))
+    for k, call in enumerate(comp.calls):   # each call also reads what it must store
+        steps.append((call.method, k, call_step(call, echo=True, get=list(call.stores)),
                       [inputs[n] for n in call.inputs]))
     return steps
 
 
-def _record(run: CaseRun, layer, stage: str, what: str, reply: Reply) -> None:
+def _record(run: CaseRun, comp: Component, stage: str, what, reply: Reply) -> None:
     """Keep what one successful step produced."""
     if what == "construct":
-        for name, value in zip(layer.params, reply.got):
+        for name, value in zip(comp.params, reply.got):
             run.observed[INIT + name] = Observed(value, stage="init")
         return
-    call = layer.forward if stage == layer.forward.method else layer.backward
-    if what == "call" and reply.values:
+    if not isinstance(what, int) or not reply.values:
+        return
+    call = comp.calls[what]
+    if call.output:
         run.observed[call.output] = Observed(reply.values[0], stage=stage)
-        for name, echoed in zip(call.inputs, reply.echo):
-            run.observed[f"{ECHO}{stage}.{name}"] = Observed(echoed, stage=stage)
-        for name, value in zip(call.stores, reply.got):
-            run.observed[name] = Observed(value, stage=stage)
+    for name, echoed in zip(call.inputs, reply.echo):
+        run.observed[f"{ECHO}{stage}.{name}"] = Observed(echoed, stage=stage)
+    for name, value in zip(call.stores, reply.got):
+        run.observed[comp.stored_key(name)] = Observed(value, stage=stage)
 
 
-def _first_missing(layer, stage: str) -> str:
+def _first_missing(comp: Component, stage: str) -> str:
     """The first group of observations a failure at ``stage`` leaves missing."""
-    return {"construct": "init", "set": layer.forward.method}.get(stage, stage)
+    return {"construct": "init", "set": comp.forward.method}.get(stage, stage)
 
 
-def _fail(run: CaseRun, rubric: Rubric, problem: Problem, stage: str, first: str) -> CaseRun:
+def _fail(run: CaseRun, comp: Component, problem: Problem, stage: str, first: str) -> CaseRun:
     """Record that ``stage`` failed: every observation from stage ``first`` on is missing."""
     run.failed_stage, run.failure = stage, problem
-    layer = rubric.layer
-    order = [("init", [INIT + p for p in layer.params])]
-    order += [(c.method, [c.output, *c.stores]) for c in (layer.forward, layer.backward)]
-    start = [s for s, _ in order].index(first)
+    order = [("init", [INIT + p for p in comp.params])]
+    order += [(c.method, [*([c.output] if c.output else []),
+                          *(comp.stored_key(n) for n in c.stores)]) for c in comp.calls]
+    start = next((i for i, (s, _) in enumerate(order) if s == first), 0)
     for _, keys in order[start:]:
         for key in keys:
             run.observed.setdefault(key, Observed(None, problem, stage))

@@ -83,12 +83,18 @@ def _sha256(data: bytes):
     return sha256(data)
 
 
+def case_key(component: str, case: str) -> str:
+    """How one component's case is named in the vector files: ``linear/small``."""
+    return f"{component}/{case}"
+
+
 def split_cases(arrays: dict[str, np.ndarray]) -> dict[str, CaseVectors]:
-    """Group flat keys ``case/in/A`` and ``case/out/Z`` into CaseVectors."""
+    """Group flat keys ``component/case/in/A`` and ``component/case/out/Z`` into CaseVectors,
+    by ``component/case``."""
     grouped: dict[str, CaseVectors] = {}
     for key, arr in arrays.items():
-        case, part, name = key.split("/", 2)
-        cv = grouped.setdefault(case, CaseVectors({}, {}))
+        comp, case, part, name = key.split("/", 3)
+        cv = grouped.setdefault(case_key(comp, case), CaseVectors({}, {}))
         (cv.inputs if part == "in" else cv.expected)[name] = arr
     return grouped
 
@@ -108,7 +114,8 @@ def write(rubric: Rubric, cases: dict[str, CaseVectors]) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest, written = {"files": {}}, []
     for vis, fname in FILES.items():
-        chosen = {c.name: cases[c.name] for c in rubric.cases if c.visibility == vis}
+        chosen = {case_key(comp.id, c.name): cases[case_key(comp.id, c.name)]
+                  for comp in rubric.components for c in comp.cases if c.visibility == vis}
         if not chosen:
             continue
         path = out_dir / fname
@@ -134,7 +141,7 @@ class VectorSet:
                 from None
         self.files: dict[str, tuple[str, bytes]] = {}
         for vis, fname in FILES.items():
-            if not any(c.visibility == vis for c in rubric.cases):
+            if not rubric.has_visibility(vis):
                 continue
             try:
                 self.files[vis] = (fname, (where / fname).read_bytes())
@@ -159,16 +166,17 @@ class VectorSet:
                                   "run `make vectors`") from None
         return self._decoded[vis]
 
-    def inputs(self, case: str) -> dict[str, np.ndarray]:
+    def inputs(self, component: str, case: str) -> dict[str, np.ndarray]:
         """The inputs of one case, before the file is verified (they go to the child at once)."""
-        vis = self.rubric.case(case).visibility
+        vis = self.rubric.component(component).case(case).visibility
         if vis not in self.files:
             raise GraderError(f"the vectors have no {vis} cases: run `make vectors`")
-        prefix = f"{case}/in/"
+        prefix = f"{case_key(component, case)}/in/"
         found = {k[len(prefix):]: v for k, v in self._arrays(vis).items()
                  if k.startswith(prefix)}
         if not found:
-            raise GraderError(f"the vectors have no case {case!r}: run `make vectors`")
+            raise GraderError(f"the vectors have no case {case!r} of {component}: run "
+                              "`make vectors`")
         return found
 
     def verify(self) -> dict[str, CaseVectors]:
@@ -183,7 +191,7 @@ class VectorSet:
                                   "the file was changed or damaged; run `make vectors`")
             if entry.get("rubric") != self.rubric.fingerprint(vis):
                 raise GraderError(f"{where / fname} was made for another version of "
-                                  f"{self.rubric.path.name} (its layer or cases changed); "
+                                  f"{self.rubric.path.name} (its components or cases changed); "
                                   "run `make vectors`")
             out.update(split_cases(self._arrays(vis)))
         return out
@@ -197,6 +205,7 @@ def load(rubric: Rubric) -> dict[str, CaseVectors]:
 def generate(rubric: Rubric) -> list[Path]:
     """Run the reference and its mistake variants on every case (sandboxed, like any
     submission) and write the vectors."""
+    from grader.runner import make_inputs
     from grader.sandbox.backend import open_sandbox
 
     if rubric.reference_dir is None or not rubric.reference_dir.is_dir():
@@ -205,41 +214,43 @@ def generate(rubric: Rubric) -> list[Path]:
     zygote = open_sandbox(narrow=False, prestart=True)
     try:
         cases = {}
-        for case in rubric.cases:
-            from grader.runner import make_inputs
-            inputs = make_inputs(rubric, case)
-            cases[case.name] = CaseVectors(inputs, _observe(zygote, rubric, case, inputs, None))
-        for mistake in rubric.mistakes:
-            for case in rubric.cases:
-                cv = cases[case.name]
-                wrong = _observe(zygote, rubric, case, cv.inputs, mistake)
-                cv.expected.update({f"mistake.{mistake}.{k}": v for k, v in wrong.items()
-                                    if k in cv.expected and not _same(v, cv.expected[k])})
+        for comp in rubric.components:
+            for case in comp.cases:
+                inputs = make_inputs(comp, case)
+                cases[case_key(comp.id, case.name)] = CaseVectors(
+                    inputs, _observe(zygote, rubric, comp, case, inputs, None))
+            for mistake in comp.mistakes:
+                for case in comp.cases:
+                    cv = cases[case_key(comp.id, case.name)]
+                    wrong = _observe(zygote, rubric, comp, case, cv.inputs, mistake)
+                    cv.expected.update({f"mistake.{mistake}.{k}": v for k, v in wrong.items()
+                                        if k in cv.expected and not _same(v, cv.expected[k])})
     finally:
         zygote.close()
     return write(rubric, cases)
 
 
-def _observe(zygote, rubric: Rubric, case, inputs: dict, mistake: str | None
+def _observe(zygote, rubric: Rubric, comp, case, inputs: dict, mistake: str | None
              ) -> dict[str, np.ndarray]:
     from grader.runner import ECHO, INIT, Submission, run_case
 
-    sub = Submission(zygote, rubric.reference_dir.resolve(), rubric,
-                     module=rubric.mistakes_module if mistake else None, cls=mistake)
+    classes = {comp.id: (comp.mistakes_module, mistake) if mistake else (comp.module, comp.cls)}
+    sub = Submission(zygote, rubric.reference_dir.resolve(), rubric, classes=classes)
     try:
-        run = run_case(sub, case, inputs)
+        run = run_case(sub, comp, case, inputs)
     finally:
         sub.close()
     if run.failure:
         p = run.failure
         who = f"mistake variant {mistake!r}" if mistake else "reference"
-        raise GraderError(f"the {who} in {rubric.reference_dir} failed case {case.name!r} at "
-                          f"{run.failed_stage}: {p.kind} {p.type} {p.message} {p.where}\n"
-                          f"{p.traceback}")
+        raise GraderError(f"the {who} in {rubric.reference_dir} failed case {case.name!r} of "
+                          f"{comp.id} at {run.failed_stage}: {p.kind} {p.type} {p.message} "
+                          f"{p.where}\n{p.traceback}")
     return {k: np.asarray(o.value.array) for k, o in run.observed.items()
             if o.value is not None and o.value.array is not None
             and not k.startswith((ECHO, INIT))}   # init is judged by its rule, not by values
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.array_equal(a, b))
+    nan = a.dtype.kind in "fc" and b.dtype.kind in "fc"
+    return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=nan))

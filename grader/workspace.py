@@ -186,9 +186,9 @@ def stage(src: Path, scratch: Path, rubric: Rubric, uid: int | None) -> Staged:
 def _copy_code(root: Path, target: Path, rubric: Rubric, boundary: Path | None) -> Path:
     """Copy what the layer's import can reach: its top-level package and top-level modules
     (not data, virtual environments or the grader a student keeps beside them)."""
-    package = rubric.layer.module.split(".")[0]
+    packages = set(rubric.packages)
     archive.copy_tree(root, target, boundary=boundary,
-                      top=lambda name: name == package or name.endswith(".py"))
+                      top=lambda name: name in packages or name.endswith(".py"))
     return target
 
 

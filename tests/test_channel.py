@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.sandbox.client import Reply
+
 from conftest import ROOT
 from grader.sandbox.protocol import (MAX_HEADER, ChannelClosed, ChannelCorrupt, ChannelTimeout,
                                      FrameReader, decode_value, write_frame)
@@ -306,9 +308,13 @@ def student(tmp_path, plain_zygote):
         child = plain_zygote.spawn(root, limits or {})
         children.append(child)
         assert child.ready(10).ok
-        reply = child.request({"op": "import", "module": module, "cls": "Thing"}, timeout=10)
+        reply = child.request({"op": "import", "classes": [
+            {"key": "thing", "module": module, "cls": "Thing"}]}, timeout=10)
+        if reply.ok and reply.failed:   # the import's own failure, as the grader reads it
+            reply = Reply(problem=dict(reply.failed)["thing"])
         if reply.ok:
-            assert child.request({"op": "construct", "args": [2], "kwargs": {}}).ok
+            assert child.request({"op": "construct", "cls": "thing", "args": [2],
+                                  "kwargs": {}}).ok
         return child, reply
 
     yield start

@@ -18,6 +18,25 @@ from grader.runner import INIT, CaseRun, Observed
 from grader.sandbox.protocol import Value
 
 HUGE = 2**40
+
+
+@pytest.fixture(scope="module")
+def rubric(request):
+    """The Linear component of the default assignment (what these checks judge)."""
+    return request.getfixturevalue("assignment").component("linear")
+
+
+@pytest.fixture(scope="module")
+def assignment():
+    return rubric_mod.load(ROOT / "rubric.yaml")
+
+
+@pytest.fixture(scope="module")
+def vectors(assignment):
+    from grader import vectors as vectors_mod
+
+    return {k.split("/", 1)[1]: v for k, v in vectors_mod.load(assignment).items()
+            if k.startswith("linear/")}
 MAX_MESSAGE = 2000   # a 32-axis shape fits; a list of thousands of indices would not
 
 
@@ -41,7 +60,7 @@ def row(rubric, cid: str):
 
 def evaluate(ctx: Context, cid: str):
     with np.errstate(all="ignore"):   # as grade.grade judges
-        check = row(ctx.rubric, cid)
+        check = row(ctx.comp, cid)
         module = checks if check.kind in checks.JUDGES else consistency
         return module.evaluate(check, ctx)
 
@@ -131,7 +150,7 @@ def _probe(rubric, values: dict[str, np.ndarray]) -> Probe:
     first = {n: array(v) for n, v in values.items()}
     dims = rubric.case("small").dim_map
     numeric = {}
-    for wrt, grad, _ in rubric.layer.gradients:
+    for wrt, grad, _ in rubric.gradients:
         v = np.ones(rubric_mod.resolve_shape(rubric.shape_of(wrt), dims))
         numeric[wrt] = [(v, float(np.sum(values[grad])) if np.isfinite(values[grad]).all()
                          else 1.0)]
@@ -168,7 +187,7 @@ def test_nan_only_without_upstream_gradient(rubric, vectors):
 def test_nan_random_init_fails():
     """A random init (mean-reduction rubric) whose large layer holds NaN fails the init row:
     its mean, std and kurtosis would be NaN, which no tolerance comparison rejects."""
-    mean_rubric = rubric_mod.load(ROOT / "rubrics" / "mean-reduction.yaml")
+    mean_rubric = rubric_mod.load(ROOT / "rubrics" / "mean-reduction.yaml").components[0]
     rule = mean_rubric.init_rule("W")
     ctx = Context(mean_rubric, {}, {}, samples={"W": Observed(array(np.full((400, 300), np.nan)))})
     verdict = checks.judge_normal_init(ctx, "W", rule)
@@ -177,7 +196,7 @@ def test_nan_random_init_fails():
 
 def test_random_init_of_absurd_shape_fails_on_its_shape():
     """The large layer's W announced as (0, 2**40) fails on its shape, before any statistic."""
-    mean_rubric = rubric_mod.load(ROOT / "rubrics" / "mean-reduction.yaml")
+    mean_rubric = rubric_mod.load(ROOT / "rubrics" / "mean-reduction.yaml").components[0]
     ctx = Context(mean_rubric, {}, {}, samples={"W": Observed(array(np.empty((0, HUGE))))})
     verdict = checks.judge_normal_init(ctx, "W", mean_rubric.init_rule("W"))
     assert not verdict.ok

@@ -214,7 +214,7 @@ def test_degenerate_dims_allowed_when_asked(tmp_path):
     def change(d):
         d["cases"][0].update(dims={"N": 1, "C_in": 3, "C_out": 3}, allow_degenerate=True)
     loaded = rubric_mod.load(mutated(tmp_path, change))
-    assert loaded.case("small").dim_map == {"N": 1, "C_in": 3, "C_out": 3}
+    assert loaded.components[0].case("small").dim_map == {"N": 1, "C_in": 3, "C_out": 3}
 
 
 def test_negative_seed(tmp_path):

@@ -51,6 +51,7 @@ class Reply:
     output_dropped: int = 0
     got: tuple[Value, ...] = ()   # attributes read right after the call ("get" in the request)
     step: int | None = None       # which step of a script this answers (None: not from the child)
+    failed: tuple[tuple[str, "Problem"], ...] = ()   # an import's classes that did not load
 
     @property
     def ok(self) -> bool:
@@ -362,11 +363,11 @@ def _reply(header: dict, arrays: list[np.ndarray]) -> Reply:
         err = header.get("error") or {}
         if not isinstance(err, dict):
             raise protocol.ChannelCorrupt("error is not a mapping")
-        return Reply(problem=Problem(
-            "exception", str(err.get("type", "Exception"))[:80], str(err.get("message", ""))[:1000],
-            str(err.get("where", ""))[:200], str(err.get("traceback", ""))[:4000],
-            str(err.get("line", ""))[:200], err.get("name") if isinstance(err.get("name"), str)
-            else None), output=out, output_dropped=dropped, step=step)
+        return Reply(problem=_problem(err), output=out, output_dropped=dropped, step=step)
+    failed = header.get("failed", {})
+    if not isinstance(failed, dict) or len(failed) > 1000 or not all(
+            isinstance(k, str) and isinstance(v, dict) for k, v in failed.items()):
+        raise protocol.ChannelCorrupt("failed is not a mapping of errors")
     values, index = [], 0
     if not isinstance(header.get("values", []), list) or not isinstance(header.get("echo", []),
                                                                           list):
@@ -383,4 +384,14 @@ def _reply(header: dict, arrays: list[np.ndarray]) -> Reply:
     for entry in header.get("got", []):
         value, index = protocol.decode_value(entry, arrays, index)
         got.append(value)
-    return Reply(tuple(values), tuple(echo), None, out, dropped, tuple(got), step)
+    return Reply(tuple(values), tuple(echo), None, out, dropped, tuple(got), step,
+                 tuple((k[:100], _problem(v)) for k, v in failed.items()))
+
+
+def _problem(err: dict) -> Problem:
+    """A Problem from the child's description of an exception (bounded: it is hostile)."""
+    return Problem(
+        "exception", str(err.get("type", "Exception"))[:80], str(err.get("message", ""))[:1000],
+        str(err.get("where", ""))[:200], str(err.get("traceback", ""))[:4000],
+        str(err.get("line", ""))[:200], err.get("name") if isinstance(err.get("name"), str)
+        else None)

@@ -187,26 +187,71 @@ def _handle(header: dict, arrays: list, state: dict) -> tuple[dict, list]:
     try:
         if op == "import":
             return _ok(_import(header, state))
-        if op == "construct":
-            cls = state["cls"]
-            state["obj"] = cls(*header.get("args", []), **header.get("kwargs", {}))
-            return _also_get(_ok({}), header, state)
-        if op == "set":
-            setattr(state["obj"], header["name"], arrays[0])
-            return _ok({})
-        if op == "get":
-            return _values({}, [_get(state["obj"], n) for n in header["names"]], "values")
-        if op == "call":
-            result = getattr(state["obj"], header["method"])(*arrays)
-            reply = _values({}, [result], "values")
-            if header.get("echo"):  # send the inputs back so the parent can see in-place edits
-                echo = _values({}, list(arrays), "echo")
-                reply[0]["echo"] = echo[0]["echo"]
-                reply[1].extend(echo[1])
-            return _also_get(reply, header, state)
+        with _forbidden(header.get("forbid"), state):
+            if op == "construct":
+                cls = state["classes"].get(header.get("cls", ""))
+                if cls is None:
+                    raise LookupError(f"class {header.get('cls')!r} was not imported")
+                state["obj"] = cls(*header.get("args", []), **header.get("kwargs", {}))
+                return _also_get(_ok({}), header, state)
+            if op == "set":
+                setattr(state["obj"], header["name"], arrays[0])
+                return _ok({})
+            if op == "get":
+                return _values({}, [_get(state["obj"], n) for n in header["names"]], "values")
+            if op == "call":
+                method = getattr(state["obj"], header["method"])
+                result = method(*arrays, **header.get("kwargs", {}))
+                reply = _values({}, [result], "values")
+                if header.get("echo"):  # the inputs back, so the parent can see in-place edits
+                    echo = _values({}, list(arrays), "echo")
+                    reply[0]["echo"] = echo[0]["echo"]
+                    reply[1].extend(echo[1])
+                return _also_get(reply, header, state)
         return _fail({"type": "ProtocolError", "message": f"unknown op {op!r}"})
     except BaseException as exc:  # student code may raise anything, SystemExit included
         return _fail(_describe_error(exc, state["root"]))
+
+
+class ForbiddenCall(Exception):
+    """Raised in place of a function the assignment forbids in this call."""
+
+
+class _forbidden:
+    """For the length of one step, the named functions (``numpy.tanh``) raise ForbiddenCall,
+    wherever the student's modules refer to them; they are put back afterwards, whatever
+    happened."""
+
+    def __init__(self, names: list | None, state: dict) -> None:
+        self.names, self.state, self.undo = names or [], state, []
+
+    def __enter__(self) -> None:
+        for dotted in self.names:
+            module_name, _, attr = str(dotted).rpartition(".")
+            module = sys.modules.get(module_name)
+            original = getattr(module, attr, None) if module is not None else None
+            if original is None:
+                continue
+
+            def refuse(*args, _name=dotted, **kwargs):
+                raise ForbiddenCall(f"{_name} is not allowed here")
+
+            holders = [module] + [m for m in list(sys.modules.values())
+                                  if _student_module(m, self.state["root"])]
+            for holder in holders:
+                for key, value in list(vars(holder).items()):
+                    if value is original:
+                        self.undo.append((holder, key, value))
+                        setattr(holder, key, refuse)
+
+    def __exit__(self, *exc: object) -> None:
+        for holder, key, value in reversed(self.undo):
+            setattr(holder, key, value)
+
+
+def _student_module(module: Any, root: str) -> bool:
+    path = getattr(module, "__file__", None)
+    return isinstance(path, str) and os.path.realpath(path).startswith(root + os.sep)
 
 
 def _also_get(reply: tuple[dict, list], header: dict, state: dict) -> tuple[dict, list]:
@@ -253,15 +298,62 @@ def _fail(error: dict) -> tuple[dict, list]:
 
 
 def _import(header: dict, state: dict) -> dict:
-    module = importlib.import_module(header["module"])
+    """Import every class asked for; one that fails is reported by its key, and the others
+    are still imported (a broken file fails its own components only)."""
+    classes, failed = state.setdefault("classes", {}), {}
+    for item in header.get("classes", []):
+        try:
+            classes[item["key"]] = _load_class(item["module"], item["cls"], state["root"])
+        except BaseException as exc:  # noqa: B902 - an import may raise anything
+            failed[item["key"]] = _describe_error(exc, state["root"])
+    return {"failed": failed}
+
+
+def _load_class(module_name: str, cls: str, root: str) -> type:
+    """The class from its module. If importing fails elsewhere than in the module's own file
+    (say, a package __init__ importing a sibling that is broken), the file is loaded on its
+    own, under empty parent packages."""
     try:
-        state["cls"] = getattr(module, header["cls"])
+        module = importlib.import_module(module_name)
+    except BaseException as exc:
+        module = _load_alone(module_name, root, exc)
+    try:
+        return getattr(module, cls)
     except AttributeError:
         found = sorted(n for n, v in vars(module).items() if isinstance(v, type)
                        and getattr(v, "__module__", "") == module.__name__)
-        raise LookupError(f"no class {header['cls']!r} in {header['module']} "
+        raise LookupError(f"no class {cls!r} in {module_name} "
                           f"(classes found: {', '.join(found) or 'none'})") from None
-    return {}
+
+
+def _load_alone(module_name: str, root: str, first: BaseException) -> Any:
+    import importlib.util
+    import types
+
+    path = os.path.join(root, *module_name.split(".")) + ".py"
+    mine = os.path.realpath(path)
+    seen = {os.path.realpath(f.filename) for f in traceback.extract_tb(first.__traceback__)
+            if not f.filename.startswith("<")}
+    if isinstance(first, SyntaxError):
+        seen.add(os.path.realpath(first.filename or ""))
+    if mine in seen or not os.path.isfile(path):   # the module's own fault: say so
+        raise first
+    parts = module_name.split(".")
+    for i in range(1, len(parts)):
+        name = ".".join(parts[:i])
+        if name not in sys.modules:
+            package = types.ModuleType(name)
+            package.__path__ = [os.path.join(root, *parts[:i])]
+            sys.modules[name] = package
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
 
 
 def _describe_error(exc: BaseException, root: str) -> dict:
