@@ -39,7 +39,7 @@ class wrong_cached_input(Linear):
 # ---- activations (mytorch/nn/activation.py) ----
 
 class softmax_no_shift(Softmax):
-    """forward exponentiates the raw logits (no row-max subtraction): inf/NaN on logits near 1000."""
+    """forward exponentiates the raw logits (no row-max shift): inf/NaN on logits near 1000."""
 
     def forward(self, Z):
         with np.errstate(over="ignore", invalid="ignore"):
@@ -90,7 +90,7 @@ _GELU_K = np.sqrt(2 / np.pi)
 
 
 class gelu_tanh_approx(GELU):
-    """GELU by its tanh approximation 0.5 Z (1 + tanh(sqrt(2/pi)(Z + 0.044715 Z^3))), and its derivative."""
+    """The tanh approximation 0.5 Z (1 + tanh(sqrt(2/pi)(Z + 0.044715 Z^3))) and its derivative."""
 
     def forward(self, Z):
         self.Z = Z
