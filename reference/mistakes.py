@@ -7,7 +7,9 @@ explains (a transpose, a factor, a lost axis) need no variant here.
 """
 import numpy as np
 
+from mytorch.nn.activation import GELU, ReLU, Sigmoid, Softmax
 from mytorch.nn.linear import Linear
+from mytorch.nn.loss import CrossEntropyLoss, MSELoss
 
 
 class bias_missing(Linear):
@@ -32,3 +34,189 @@ class wrong_cached_input(Linear):
         Z = super().forward(A)
         self.A = self.__dict__.setdefault("_first_A", A)
         return Z
+
+
+# ---- activations (mytorch/nn/activation.py) ----
+
+class softmax_no_shift(Softmax):
+    """forward exponentiates the raw logits (no row-max shift): inf/NaN on logits near 1000."""
+
+    def forward(self, Z):
+        with np.errstate(over="ignore", invalid="ignore"):
+            E = np.exp(Z)
+            self.A = E / np.sum(E, axis=1, keepdims=True)
+        return self.A
+
+    def backward(self, dLdA):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return super().backward(dLdA)
+
+
+class softmax_jacobian_diagonal(Softmax):
+    """backward's Jacobian has A_m on its diagonal instead of A_m (1 - A_m)."""
+
+    def backward(self, dLdA):
+        N, C = self.A.shape
+        dLdZ = np.zeros((N, C))
+        for i in range(N):
+            a = self.A[i, :]
+            J = -np.outer(a, a)
+            np.fill_diagonal(J, a)
+            dLdZ[i, :] = dLdA[i, :] @ J
+        return dLdZ
+
+
+class softmax_elementwise_backward(Softmax):
+    """backward treats softmax as elementwise: dLdZ = dLdA * A * (1 - A), no Jacobian."""
+
+    def backward(self, dLdA):
+        return dLdA * self.A * (1 - self.A)
+
+
+class sigmoid_stale_A(Sigmoid):
+    """backward uses the A of the first forward call ever made on the layer, not the latest."""
+
+    def forward(self, Z):
+        A = super().forward(Z)
+        self.__dict__.setdefault("_first_A", A)
+        return A
+
+    def backward(self, dLdA):
+        A = self._first_A
+        return dLdA * (A - A * A)
+
+
+_GELU_K = np.sqrt(2 / np.pi)
+
+
+class gelu_tanh_approx(GELU):
+    """The tanh approximation 0.5 Z (1 + tanh(sqrt(2/pi)(Z + 0.044715 Z^3))) and its derivative."""
+
+    def forward(self, Z):
+        self.Z = Z
+        self.A = 0.5 * Z * (1 + np.tanh(_GELU_K * (Z + 0.044715 * Z ** 3)))
+        return self.A
+
+    def backward(self, dLdA):
+        Z = self.Z
+        t = np.tanh(_GELU_K * (Z + 0.044715 * Z ** 3))
+        dAdZ = 0.5 * (1 + t) + 0.5 * Z * (1 - t * t) * _GELU_K * (1 + 3 * 0.044715 * Z ** 2)
+        return dLdA * dAdZ
+
+
+class relu_derivative_at_zero(ReLU):
+    """backward passes dLdA where Z >= 0 (derivative 1 at Z == 0 instead of 0)."""
+
+    def forward(self, Z):
+        self._Z = Z
+        return super().forward(Z)
+
+    def backward(self, dLdA):
+        return np.where(self._Z >= 0, dLdA, 0.0)
+
+
+# ---- losses (mytorch/nn/loss.py) ----
+
+def _sse(A, Y):
+    """Sum of squared errors as a numpy scalar."""
+    return np.sum((A - Y) * (A - Y))
+
+
+class mse_mean_over_N(MSELoss):
+    """L and dLdA divided by N instead of N C."""
+
+    def forward(self, A, Y):
+        super().forward(A, Y)
+        return _sse(A, Y) / self.N
+
+    def backward(self):
+        return 2 * (self.A - self.Y) / self.N
+
+
+class mse_over_2NC(MSELoss):
+    """L = SSE / (2 N C); dLdA is right."""
+
+    def forward(self, A, Y):
+        super().forward(A, Y)
+        return _sse(A, Y) / (2 * self.N * self.C)
+
+
+class mse_sum(MSELoss):
+    """No normalisation: L = SSE and dLdA = 2 (A - Y)."""
+
+    def forward(self, A, Y):
+        super().forward(A, Y)
+        return _sse(A, Y)
+
+    def backward(self):
+        return 2 * (self.A - self.Y)
+
+
+class mse_previous_handout(MSELoss):
+    """The S23 handout's MSE: L = SSE / (2 N C) and dLdA = (A - Y) / (N C)."""
+
+    def forward(self, A, Y):
+        super().forward(A, Y)
+        return _sse(A, Y) / (2 * self.N * self.C)
+
+    def backward(self):
+        return (self.A - self.Y) / (self.N * self.C)
+
+
+class mse_A_minus_Y(MSELoss):
+    """The older S22 convention dLdA = A - Y; L is right."""
+
+    def backward(self):
+        return self.A - self.Y
+
+
+class ce_not_averaged(CrossEntropyLoss):
+    """L summed over the batch instead of averaged, and dLdA = softmax - Y (no / N)."""
+
+    def forward(self, A, Y):
+        return super().forward(A, Y) * self.N
+
+    def backward(self):
+        return self.softmax - self.Y
+
+
+class ce_previous_handout(CrossEntropyLoss):
+    """The S22/S23 handouts' dLdA = softmax - Y (no / N); L is right."""
+
+    def backward(self):
+        return self.softmax - self.Y
+
+
+class ce_wrong_axis(CrossEntropyLoss):
+    """softmax taken over axis 0 (down the batch) instead of along each row, in L and dLdA."""
+
+    def forward(self, A, Y):
+        super().forward(A, Y)
+        shifted = A - np.max(A, axis=0, keepdims=True)
+        E = np.exp(shifted)
+        self.softmax = E / np.sum(E, axis=0, keepdims=True)
+        log_softmax = shifted - np.log(np.sum(E, axis=0, keepdims=True))
+        return np.sum(-Y * log_softmax) / self.N
+
+
+class ce_no_shift(CrossEntropyLoss):
+    """softmax of the raw logits (no row-max subtraction): inf/NaN in L and dLdA on large logits."""
+
+    def forward(self, A, Y):
+        super().forward(A, Y)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            E = np.exp(A)
+            self.softmax = E / np.sum(E, axis=1, keepdims=True)
+            return np.sum(-Y * np.log(self.softmax)) / self.N
+
+
+# ---- the previous (S23) handout's Linear ----
+
+class linear_previous_handout(Linear):
+    """The S22/S23 handouts' Linear: dLdW and dLdb divided by the batch size N."""
+
+    def backward(self, dLdZ):
+        dLdA = super().backward(dLdZ)
+        self.dLdW = self.dLdW / self.N
+        self.dLdb = self.dLdb / self.N
+        return dLdA

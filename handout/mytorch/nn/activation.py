@@ -1,0 +1,169 @@
+"""mytorch.nn.activation: elementwise activations and a row-wise softmax.
+
+Every class follows the same convention: forward(Z) takes the N x C pre-activation Z, stores the
+activation as self.A and returns it; backward(dLdA) takes the N x C gradient of the loss with
+respect to A and returns dLdZ, the gradient with respect to Z (same shape).
+"""
+import math
+
+import numpy as np
+
+# math.erf applied to every element of an array (numpy has no erf of its own)
+_erf = np.vectorize(math.erf, otypes=[float])
+
+
+class Identity:
+    """A = Z."""
+
+    def forward(self, Z):
+        """
+        :param Z: Batch of inputs, shape (N, C)
+        :return: A = Z, shape (N, C)
+        """
+        self.A = None  # TODO: A = Z
+        return self.A
+
+    def backward(self, dLdA):
+        """
+        :param dLdA: Gradient of the loss with respect to A, shape (N, C)
+        :return: dLdZ, shape (N, C)
+        """
+        dAdZ = None  # TODO: dA/dZ of the identity
+        dLdZ = None  # TODO: dLdZ = dLdA * dAdZ
+        return dLdZ
+
+
+class Sigmoid:
+    """A = 1 / (1 + e^-Z); dA/dZ = A - A * A."""
+
+    def forward(self, Z):
+        """
+        :param Z: Batch of inputs, shape (N, C)
+        :return: A = sigmoid(Z), shape (N, C); store A
+        """
+        self.A = None  # TODO: A = 1 / (1 + exp(-Z))
+        return self.A
+
+    def backward(self, dLdA):
+        """
+        :param dLdA: Gradient of the loss with respect to A, shape (N, C)
+        :return: dLdZ, shape (N, C)
+        """
+        dAdZ = None  # TODO: dA/dZ = A - A * A
+        dLdZ = None  # TODO: dLdZ = dLdA * dAdZ
+        return dLdZ
+
+
+class Tanh:
+    """A = (e^Z - e^-Z) / (e^Z + e^-Z); dA/dZ = 1 - A * A. Do not use np.tanh."""
+
+    def forward(self, Z):
+        """
+        :param Z: Batch of inputs, shape (N, C)
+        :return: A = tanh(Z), shape (N, C), computed with np.exp (not np.tanh); store A
+        """
+        self.A = None  # TODO: A = (exp(Z) - exp(-Z)) / (exp(Z) + exp(-Z)), without np.tanh
+        return self.A
+
+    def backward(self, dLdA):
+        """
+        :param dLdA: Gradient of the loss with respect to A, shape (N, C)
+        :return: dLdZ, shape (N, C)
+        """
+        dAdZ = None  # TODO: dA/dZ = 1 - A * A
+        dLdZ = None  # TODO: dLdZ = dLdA * dAdZ
+        return dLdZ
+
+
+class ReLU:
+    """A = max(0, Z); dLdZ = dLdA where A > 0, else 0."""
+
+    def forward(self, Z):
+        """
+        :param Z: Batch of inputs, shape (N, C)
+        :return: A = max(0, Z), shape (N, C); store A
+        """
+        self.A = None  # TODO: A = max(0, Z) elementwise
+        return self.A
+
+    def backward(self, dLdA):
+        """
+        :param dLdA: Gradient of the loss with respect to A, shape (N, C)
+        :return: dLdZ, shape (N, C) (hint: np.where)
+        """
+        dLdZ = None  # TODO: dLdA where A > 0, else 0
+        return dLdZ
+
+
+class GELU:
+    """A = Z/2 (1 + erf(Z / sqrt 2)); dA/dZ = (1 + erf(Z / sqrt 2))/2 + Z/sqrt(2 pi) exp(-Z^2/2)."""
+
+    def forward(self, Z):
+        """
+        :param Z: Batch of inputs, shape (N, C)
+        :return: A = GELU(Z), shape (N, C); store Z and A (backward needs Z)
+        Numpy has no erf: apply math.erf to every element.
+        """
+        self.Z = None  # TODO: store Z
+        self.A = None  # TODO: A = 0.5 Z (1 + erf(Z / sqrt(2)))
+        return self.A
+
+    def backward(self, dLdA):
+        """
+        :param dLdA: Gradient of the loss with respect to A, shape (N, C)
+        :return: dLdZ, shape (N, C)
+        """
+        dAdZ = None  # TODO: 0.5 (1 + erf(Z / sqrt(2))) + Z / sqrt(2 pi) exp(-Z^2 / 2)
+        dLdZ = None  # TODO: dLdZ = dLdA * dAdZ
+        return dLdZ
+
+
+class Swish:
+    """A = Z sigmoid(beta Z), with a learnable scalar beta (default 1)."""
+
+    def __init__(self, beta=1.0):
+        self.beta = beta
+
+    def forward(self, Z):
+        """
+        :param Z: Batch of inputs, shape (N, C)
+        :return: A = Z * sigmoid(beta Z), shape (N, C); store Z and A
+        """
+        self.Z = None  # TODO: store Z
+        self.sigmoid_betaZ = None  # TODO: sigmoid(beta Z)
+        self.A = None  # TODO: A = Z * sigmoid(beta Z)
+        return self.A
+
+    def backward(self, dLdA):
+        """
+        :param dLdA: Gradient of the loss with respect to A, shape (N, C)
+        :return: dLdZ, shape (N, C); also store self.dLdbeta, the (scalar) gradient of the loss
+                 with respect to beta: sum of dLdA * Z * Z * sigmoid(beta Z) (1 - sigmoid(beta Z))
+        """
+        dAdZ = None  # TODO: s + beta Z s (1 - s), with s = sigmoid(beta Z)
+        dLdZ = None  # TODO: dLdZ = dLdA * dAdZ
+        self.dLdbeta = None  # TODO: sum of dLdA * Z * Z * s (1 - s)
+        return dLdZ
+
+
+class Softmax:
+    """Row-wise softmax: A[i] = exp(Z[i]) / sum(exp(Z[i])), with each row's max subtracted first."""
+
+    def forward(self, Z):
+        """
+        :param Z: Batch of inputs, shape (N, C)
+        :return: A, shape (N, C), each row a probability distribution; store A
+        Subtract each row's maximum before exponentiating, so large inputs do not overflow.
+        """
+        self.A = None  # TODO: softmax of each row of Z
+        return self.A
+
+    def backward(self, dLdA):
+        """
+        :param dLdA: Gradient of the loss with respect to A, shape (N, C)
+        :return: dLdZ, shape (N, C)
+        For each row i, build the C x C Jacobian J[m, n] = A[i, m] (1 - A[i, m]) if m == n,
+        else -A[i, m] A[i, n]; then dLdZ[i] = dLdA[i] @ J.
+        """
+        dLdZ = None  # TODO: for each row i, dLdZ[i] = dLdA[i] @ J, J the Jacobian of row i
+        return dLdZ
