@@ -78,7 +78,7 @@ def aggregate(check: Check, comp: Component, verdicts: list[tuple[str, Verdict]]
                 hints.append(d.text)
     status = "passed" if not failing else ("error" if all(not v.ran for _, v in failing)
                                            else "failed")
-    score = round(check.points * passed / total, 4) if total else 0.0
+    score = round(check.points * passed / total, 6) if total else 0.0
     return CheckResult(check.id, check.title, check.kind, check.visibility, score, check.points,
                        passed, total, status, tuple(msgs), tuple(hints), tuple(mistakes),
                        check.component)

@@ -47,7 +47,20 @@ def judge_forbidden(check: Check, ctx: Context, case: str) -> Verdict:
                                       function=_short_name(function)))
     if p is not None:
         return Verdict(False, f"not run: {messages.short(p, run.failed_stage)}", ran=False)
+    idle = _not_written(ctx, run)
+    if idle:
+        return Verdict(False, f"could not check: {idle}", ran=False)
     return Verdict(True, f"does not call {', '.join(map(_short_name, check.forbid))}.")
+
+
+def _not_written(ctx: Context, run) -> str:
+    """Why a run shows nothing done, when every call returned None (the handout's skeleton)."""
+    outputs = [run.observed.get(c.output) for c in ctx.comp.calls if c.output]
+    if outputs and all(o is not None and o.value is not None and o.value.kind == "none"
+                       for o in outputs):
+        names = " and ".join(f"{c.method}()" for c in ctx.comp.calls if c.output)
+        return f"{names} return None (not implemented yet?)"
+    return ""
 
 
 def _short_name(dotted: str) -> str:
@@ -152,14 +165,17 @@ def judge_mutation(check: Check, ctx: Context, case: str) -> Verdict:
     changed = changed_inputs(ctx.runs[case])
     if changed is None:
         return Verdict(False, "not run: the calls did not complete", ran=False)
+    idle = _not_written(ctx, ctx.runs[case])
+    if idle and not changed:   # nothing done is nothing to vouch for
+        return Verdict(False, f"could not check: {idle}", ran=False)
     if changed:
         method, name = changed[0]
         return Verdict(False, f"{method}() changed its input {name} in place",
                        diagnosis=hint(ctx, "input_mutated", check.visibility == "hidden",
                                       input=name))
     methods = " and ".join(dict.fromkeys(c.method for c in ctx.comp.calls if c.inputs))
-    return Verdict(True, f"{methods} leave{'s' if ' and ' not in methods else ''} "
-                         "their inputs unchanged.")
+    one = " and " not in methods
+    return Verdict(True, f"{methods} {'leaves its' if one else 'leave their'} inputs unchanged.")
 
 
 def judge_repeatable(check: Check, ctx: Context, case: str) -> Verdict:

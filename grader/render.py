@@ -123,7 +123,8 @@ class Paint:
 
 
 def points(value: float) -> str:
-    return f"{value:g}"
+    """Points as a student reads them: at most two decimals (4.999998 is 5)."""
+    return f"{round(value, 2):g}"
 
 
 def output_heading(report: Report) -> str:

@@ -33,5 +33,5 @@ def test_every_wrong_fixture_names_its_mistake():
     """The corpus itself: every planted mistake comes with the mistake it must be named as."""
     for folder in (SUBMISSIONS / "wrong").iterdir():
         want = expectation(folder)
-        if folder.name not in ("no_store_A", "no_store_N"):
+        if folder.name not in ("no_store_A", "no_store_N", "sigmoid_no_store_A"):  # said plainly
             assert want.get("mistakes"), f"{folder.name} has no mistake to name"
