@@ -1,6 +1,7 @@
 # Every verb of the grader, for course staff. Students get their own Makefile in the handout archive.
 PYTHON ?= python3
 SUBMISSION ?= handout
+ONLY ?=
 RUBRIC ?= rubric.yaml
 VENV ?= .venv
 # cached bytecode is part of what makes `make grade` fast
@@ -15,7 +16,7 @@ N ?= 500
 
 ## grade SUBMISSION (default: handout/) with RUBRIC
 grade: setup
-	@$(PY) -m grader grade $(SUBMISSION) --rubric $(RUBRIC)
+	@$(PY) -m grader grade $(SUBMISSION) --rubric $(RUBRIC) $(if $(ONLY),--only $(ONLY))
 
 ## run the whole test suite
 test: setup

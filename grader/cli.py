@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--autolab", action="store_true",
                    help="print an Autolab scores line as the last line of output")
     g.add_argument("--quiet", action="store_true", help="do not print the terminal report")
+    g.add_argument("--only", metavar="NAME[,NAME]",
+                   help="grade only these components, out of their own points (a component id "
+                        "such as relu or mseloss, or a file's stem such as activation)")
     g.add_argument("--staff-output", metavar="FILE",
                    help="write what the code printed once hidden cases ran, for course staff "
                         "('-' = stdout; never part of the student's report)")
@@ -121,6 +124,8 @@ def _grade_one(args: argparse.Namespace, sandbox):
     from grader.grade import grade_path
 
     rub = rubric.load(args.rubric)
+    if args.only:
+        rub = rub.only([n for n in args.only.split(",") if n.strip()])
     if not args.submission.exists():
         raise GraderError(f"{args.submission}: no such folder or archive")
     vecs = vectors.VectorSet(rub)

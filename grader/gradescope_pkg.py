@@ -27,7 +27,8 @@ def autograder_rubric(rubric: Rubric) -> str:
     import yaml
 
     raw = dict(rubric.raw)
-    raw.pop("reference", None)
+    for key in ("reference", "handout"):
+        raw.pop(key, None)
     raw["vectors"] = "vectors"
     header = "# The full rubric, as the Gradescope autograder runs it (hidden checks included).\n"
     return header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, width=100)

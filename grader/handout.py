@@ -87,21 +87,50 @@ def student_rubric(rubric: Rubric) -> str:
     import yaml
 
     raw = dict(rubric.raw)
-    raw.pop("reference", None)
-    raw.pop("handout", None)
+    for key in ("reference", "handout", "templates"):   # templates may hold hidden cases
+        raw.pop(key, None)
     raw["vectors"] = "vectors"
-    raw["cases"] = [c for c in raw["cases"] if c.get("visibility", "public") == "public"]
-    public = {c["name"] for c in raw["cases"]}
-    kept = []
-    for check in raw["checks"]:
-        cases = check.get("cases", "public")
-        if cases == "hidden" or check.get("visibility") == "hidden" or (
-                isinstance(cases, list) and not set(cases) <= public):
-            continue
-        kept.append(check)
-    raw["checks"] = kept
+    if "components" in raw:
+        raw["components"] = [_public_part(dict(c), raw.get("cases"), comp)
+                             for c, comp in zip(raw["components"], rubric.components)]
+        if "cases" in raw:
+            raw["cases"] = _public_cases(raw["cases"])
+    else:
+        raw.update(_public_part(raw, raw["cases"]))
     header = "# Public part of the assignment's rubric (hidden checks run when you submit).\n"
     return header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _flat(items: list) -> list:
+    """A list whose items may be lists themselves (shared pieces spliced in), made flat."""
+    return [x for item in items for x in (item if isinstance(item, list) else [item])]
+
+
+def _public_cases(cases: list) -> list:
+    return [c for c in _flat(cases) if c.get("visibility", "public") == "public"]
+
+
+def _public_part(holder: dict, shared_cases: list | None, comp=None) -> dict:
+    """A component (or a one-layer rubric) with its hidden cases and checks left out; a
+    component's points become each check's own, so that a public check is worth what it is
+    worth in the full rubric."""
+    cases = _public_cases(holder.get("cases", shared_cases or []))
+    if "cases" in holder:
+        holder["cases"] = cases
+    public = {c["name"] for c in cases}
+    kept = []
+    for check in _flat(holder["checks"]):
+        chosen = check.get("cases", "public")
+        if chosen == "hidden" or check.get("visibility") == "hidden" or (
+                isinstance(chosen, list) and not set(chosen) <= public):
+            continue
+        if comp is not None and "points" in holder:
+            check = dict(check, points=next(c.points for c in comp.checks
+                                            if c.id.rsplit(".", 1)[-1] == check["id"]))
+        kept.append(check)
+    holder.pop("points", None)
+    holder["checks"] = kept
+    return holder
 
 
 def build_archive(rubric: Rubric, handout_dir: Path, dest: Path) -> Path:

@@ -197,6 +197,7 @@ class Rubric:
     components: tuple[Component, ...]
     gradescope_hidden_visibility: str = "after_published"
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+    whole: tuple[Component, ...] = ()   # every component, when only some are graded (--only)
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -233,12 +234,13 @@ class Rubric:
         return tuple(dict.fromkeys(c.file for c in self.components))
 
     def has_visibility(self, visibility: str) -> bool:
-        return any(case.visibility == visibility for comp in self.components
+        return any(case.visibility == visibility for comp in self.whole or self.components
                    for case in comp.cases)
 
     def fingerprint(self, visibility: str) -> str:
-        """A hash of what the vectors of one visibility depend on (components and cases)."""
-        basis = {c.id: c.basis(visibility) for c in self.components}
+        """A hash of what the vectors of one visibility depend on (every component and its
+        cases, graded or not: the files hold them all)."""
+        basis = {c.id: c.basis(visibility) for c in self.whole or self.components}
         from grader.vectors import _sha256
 
         return _sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
@@ -257,7 +259,8 @@ class Rubric:
                                | {Path(c.file).stem for c in self.components})
                 raise GraderError(f"--only: no component {name!r} (known: {', '.join(known)})")
             chosen += [c for c in found if c not in chosen]
-        return replace(self, components=tuple(c for c in self.components if c in chosen))
+        return replace(self, components=tuple(c for c in self.components if c in chosen),
+                       whole=self.whole or self.components)
 
 
 def resolve_shape(symbols: tuple[str | int, ...] | None, dims: dict[str, int]) -> tuple[int, ...]:

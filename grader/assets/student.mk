@@ -5,4 +5,4 @@ unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: grade
 grade:
-	@$(PYTHON) grade.py $(ARGS)
+	@$(PYTHON) grade.py $(if $(ONLY),--only $(ONLY)) $(ARGS)
