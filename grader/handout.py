@@ -53,11 +53,14 @@ def strip_solutions(text: str, where: str) -> str:
 
 
 def reference_files(rubric: Rubric) -> list[Path]:
-    """The reference files that make up a submission (the mistake variants are not part of it)."""
+    """The reference files that make up a submission: the assignment's own files, the package
+    __init__ files and any non-Python file (a reference folder shared by several assignments
+    holds modules another one grades; the mistake variants are never part of it)."""
     ref = _reference(rubric)
-    skip = {ref / (rubric.mistakes_module.replace(".", "/") + ".py")}
-    return sorted(p for p in ref.rglob("*") if p.is_file() and p not in skip
-                  and not SKIP_DIRS.intersection(p.relative_to(ref).parts))
+    own = {ref / f for f in rubric.files}
+    return sorted(p for p in ref.rglob("*") if p.is_file()
+                  and not SKIP_DIRS.intersection(p.relative_to(ref).parts)
+                  and (p in own or p.name == "__init__.py" or p.suffix != ".py"))
 
 
 def skeleton(rubric: Rubric) -> dict[str, str]:

@@ -12,15 +12,19 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 SUBMISSIONS = FIXTURES / "submissions"
+HOMEWORK = ROOT / "rubric.yaml"                    # the default assignment: the whole homework
+LINEAR = ROOT / "rubrics" / "linear.yaml"          # Linear alone, in the one-layer form
 
 os.environ.setdefault("NN_GRADER_CACHE", str(ROOT / ".pytest_cache" / "nn-grader"))
 
 
 @pytest.fixture(scope="session")
 def rubric():
+    """The Linear rubric: what the tests of the grader's machinery (batch, CLI, Gradescope,
+    sandbox) grade their Linear fixtures with."""
     from grader import rubric as rubric_mod
 
-    return rubric_mod.load(ROOT / "rubric.yaml")
+    return rubric_mod.load(LINEAR)
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +32,21 @@ def vectors(rubric):
     from grader import vectors as vectors_mod
 
     return vectors_mod.load(rubric)
+
+
+@pytest.fixture(scope="session")
+def homework():
+    """The default assignment (rubric.yaml): every component of the homework."""
+    from grader import rubric as rubric_mod
+
+    return rubric_mod.load(HOMEWORK)
+
+
+@pytest.fixture(scope="session")
+def homework_vectors(homework):
+    from grader import vectors as vectors_mod
+
+    return vectors_mod.load(homework)
 
 
 @pytest.fixture(scope="session")
@@ -40,16 +59,18 @@ def zygote():
 
 
 @pytest.fixture(scope="session")
-def grade(rubric, vectors, zygote):
-    """Grade a submission folder or archive with the default rubric; returns the Report."""
+def grade(rubric, vectors, homework, homework_vectors, zygote):
+    """Grade a submission folder or archive; returns the Report. Without a rubric: a fixture
+    whose expect.yaml names components (``only``) is graded on those components of the
+    homework, any other with the Linear rubric."""
     from grader.grade import grade_path
 
     def run(path: Path, rub=None, vecs=None, only=None):
-        rub = rub or rubric
-        if only is None and rub is rubric:   # a fixture says which components it holds
+        if rub is None:
             want = Path(path) / "expect.yaml"
-            only = (yaml.safe_load(want.read_text()) or {}).get("only", ["linear"]) \
-                if want.is_file() else ["linear"]
+            only = only or ((yaml.safe_load(want.read_text()) or {}).get("only")
+                            if want.is_file() else None)
+            rub, vecs = (homework, homework_vectors) if only else (rubric, vectors)
         if only:
             rub = rub.only(list(only))
         return grade_path(Path(path), rub, vecs or vectors, zygote)
@@ -63,7 +84,10 @@ def expectation(folder: Path) -> dict:
 
 def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run `python -m grader ...` as a user would."""
+    """Run `python -m grader ...` as a user would; a grade, batch or gradescope run that names
+    no rubric uses the Linear one (the fixtures it is given are Linear submissions)."""
+    if args and args[0] in ("grade", "batch", "gradescope") and "--rubric" not in args:
+        args = (*args, "--rubric", str(LINEAR))
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)

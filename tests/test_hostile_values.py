@@ -21,22 +21,15 @@ HUGE = 2**40
 
 
 @pytest.fixture(scope="module")
-def rubric(request):
-    """The Linear component of the default assignment (what these checks judge)."""
-    return request.getfixturevalue("assignment").component("linear")
+def comp(rubric):
+    """The Linear component (what these checks judge)."""
+    return rubric.component("linear")
 
 
 @pytest.fixture(scope="module")
-def assignment():
-    return rubric_mod.load(ROOT / "rubric.yaml")
-
-
-@pytest.fixture(scope="module")
-def vectors(assignment):
-    from grader import vectors as vectors_mod
-
-    return {k.split("/", 1)[1]: v for k, v in vectors_mod.load(assignment).items()
-            if k.startswith("linear/")}
+def case_vectors(vectors):
+    """The Linear vectors by case name."""
+    return {k.split("/", 1)[1]: v for k, v in vectors.items()}
 MAX_MESSAGE = 2000   # a 32-axis shape fits; a list of thousands of indices would not
 
 
@@ -83,35 +76,35 @@ ABSURD = {
 @pytest.mark.parametrize("cid,name", [("Z_shape", "Z"), ("Z_values", "Z"), ("dLdb_shape", "dLdb"),
                                       ("dLdb_values", "dLdb"), ("hidden_dLdW", "dLdW")])
 @pytest.mark.parametrize("arr", ABSURD.values(), ids=ABSURD.keys())
-def test_absurd_shape_is_a_shape_failure(rubric, vectors, cid, name, arr):
+def test_absurd_shape_is_a_shape_failure(comp, case_vectors, cid, name, arr):
     """An empty array announced as (0, 2**40), or 32 axes: a failed row (no exception, no
     allocation in proportion to the announced sizes) whose message names both shapes."""
-    result = evaluate(context(rubric, vectors, {name: arr}), cid)
+    result = evaluate(context(comp, case_vectors, {name: arr}), cid)
     assert result.status == "failed" and result.score == 0
     text = " ".join(result.messages + result.hints)
-    if row(rubric, cid).visibility == "public":
+    if row(comp, cid).visibility == "public":
         assert f"got {arr.shape}" in text and "should be" in text
     assert "wrong_shape" in result.mistakes
     assert_short(result)
 
 
 @pytest.mark.parametrize("arr", ABSURD.values(), ids=ABSURD.keys())
-def test_absurd_shape_after_init(rubric, vectors, arr):
+def test_absurd_shape_after_init(comp, case_vectors, arr):
     """A parameter of an absurd shape right after __init__ fails the init row on its shape."""
-    result = evaluate(context(rubric, vectors, {INIT + "W": arr}), "init_W")
+    result = evaluate(context(comp, case_vectors, {INIT + "W": arr}), "init_W")
     assert result.status == "failed"
     assert f"got {arr.shape} right after __init__" in result.messages[0]
     assert_short(result)
 
 
 @pytest.mark.parametrize("arr", ABSURD.values(), ids=ABSURD.keys())
-def test_absurd_shape_in_consistency_checks(rubric, vectors, arr):
+def test_absurd_shape_in_consistency_checks(comp, case_vectors, arr):
     """backward returning absurd shapes: the gradient check and the linearity check cannot
     compare them and say so (not a pass, not an exception)."""
     values = {n: array(arr) for n in ("dLdA", "dLdW", "dLdb")}
     probe = Probe(first=values, again=dict(values), zero=dict(values), double=dict(values),
                   numeric={})
-    ctx = context(rubric, vectors, {}, probes={"small": probe}, cases=("small",))
+    ctx = context(comp, case_vectors, {}, probes={"small": probe}, cases=("small",))
     grad = evaluate(ctx, "gradcheck")
     assert grad.status == "error" and "could not check dLdA" in grad.messages[0]
     assert str(arr.shape) in grad.messages[0]
@@ -121,12 +114,12 @@ def test_absurd_shape_in_consistency_checks(rubric, vectors, arr):
         assert_short(result)
 
 
-def test_outsized_arrays_are_not_copied(rubric, vectors):
+def test_outsized_arrays_are_not_copied(comp, case_vectors):
     """Arrays of 200 MiB of the wrong shape (read-only views here, so the test itself holds
     no such memory) are judged on their shapes: judging allocates far less than they hold."""
     big_z = np.broadcast_to(np.float64(0.5), (4, 200 * 2**20 // 32))
     big_b = np.broadcast_to(np.int8(1), (5, 200 * 2**20 // 5))   # summing it is a candidate
-    ctx = context(rubric, vectors, {"Z": big_z, "dLdb": big_b}, cases=("small", "wide", "large"))
+    ctx = context(comp, case_vectors, {"Z": big_z, "dLdb": big_b}, cases=("small", "wide", "large"))
     values = {"dLdA": array(big_z), "dLdW": array(big_z), "dLdb": array(big_b)}
     ctx.probes["small"] = Probe(first=values, again=dict(values), zero=dict(values),
                                 double=dict(values), numeric={})
@@ -158,27 +151,27 @@ def _probe(rubric, values: dict[str, np.ndarray]) -> Probe:
                  double={n: array(2 * v) for n, v in values.items()}, numeric=numeric)
 
 
-def test_nan_backward_fails_repeatable_and_linearity(rubric, vectors):
+def test_nan_backward_fails_repeatable_and_linearity(comp, case_vectors):
     """A backward whose dLdW is NaN (NaN both times, so 'the same' under equal_nan): the
     repeatability and linearity rows fail and say that backward returned NaN or inf."""
-    shapes = {n: rubric_mod.resolve_shape(rubric.shape_of(n), rubric.case("small").dim_map)
+    shapes = {n: rubric_mod.resolve_shape(comp.shape_of(n), comp.case("small").dim_map)
               for n in ("dLdA", "dLdW", "dLdb")}
     values = {n: np.ones(s) for n, s in shapes.items()}
     values["dLdW"] = np.full(shapes["dLdW"], np.nan)
-    ctx = context(rubric, vectors, {}, probes={"small": _probe(rubric, values)}, cases=("small",))
+    ctx = context(comp, case_vectors, {}, probes={"small": _probe(comp, values)}, cases=("small",))
     for cid in ("backward_repeatable", "backward_linear", "gradcheck"):
         result = evaluate(ctx, cid)
         assert result.status == "failed", (cid, result.messages)
         assert "backward() returned NaN or inf for dLdW" in result.messages[0], cid
 
 
-def test_nan_only_without_upstream_gradient(rubric, vectors):
+def test_nan_only_without_upstream_gradient(comp, case_vectors):
     """backward(0) returning inf (a division by dLdZ) is named with the call that did it."""
-    shapes = {n: rubric_mod.resolve_shape(rubric.shape_of(n), rubric.case("small").dim_map)
+    shapes = {n: rubric_mod.resolve_shape(comp.shape_of(n), comp.case("small").dim_map)
               for n in ("dLdA", "dLdW", "dLdb")}
-    probe = _probe(rubric, {n: np.ones(s) for n, s in shapes.items()})
+    probe = _probe(comp, {n: np.ones(s) for n, s in shapes.items()})
     probe.zero["dLdb"] = array(np.full(shapes["dLdb"], np.inf))
-    ctx = context(rubric, vectors, {}, probes={"small": probe}, cases=("small",))
+    ctx = context(comp, case_vectors, {}, probes={"small": probe}, cases=("small",))
     result = evaluate(ctx, "backward_linear")
     assert result.status == "failed"
     assert result.messages[0].startswith("backward(0) returned NaN or inf for dLdb")

@@ -12,7 +12,8 @@ from conftest import ROOT
 from grader import rubric as rubric_mod
 from grader.errors import GraderError
 
-BASE = yaml.safe_load((ROOT / "rubric.yaml").read_text(encoding="utf-8"))
+BASE = yaml.safe_load((ROOT / "rubrics" / "linear.yaml").read_text(encoding="utf-8"))   # one layer
+HOMEWORK = yaml.safe_load((ROOT / "rubric.yaml").read_text(encoding="utf-8"))   # components
 
 
 def write(tmp_path: Path, data, name: str = "rubric.yaml") -> Path:
@@ -288,3 +289,70 @@ def test_second_load_from_cache_is_equal(tmp_path, monkeypatch):
     second = rubric_mod.load(path)
     assert second == first
     assert second.fingerprint("public") == first.fingerprint("public")
+
+
+# --- the component form (rubric.yaml: the homework) ---------------------------------------
+
+def homework_with(tmp_path: Path, change) -> Path:
+    data = copy.deepcopy(HOMEWORK)
+    change(data)
+    return write(tmp_path, data)
+
+
+def component(data: dict, cid: str) -> dict:
+    return next(c for c in data["components"] if c.get("id") == cid)
+
+
+def test_homework_components_and_points(homework):
+    """The homework: Linear 15, activations 10, losses 10; ids qualified by component."""
+    by_comp = {c.id: c.max_score for c in homework.components}
+    assert by_comp["linear"] == 15
+    assert round(sum(by_comp[c] for c in ("identity", "sigmoid", "tanh", "relu", "gelu",
+                                          "swish", "softmax")), 6) == 10
+    assert round(by_comp["mseloss"] + by_comp["crossentropyloss"], 6) == 10
+    assert homework.max_score == 35
+    assert "softmax.large_logits" in {c.id for c in homework.checks}
+
+
+@pytest.mark.parametrize("change, says", [
+    (lambda d: component(d, "relu").__setitem__("colour", "red"),
+     "components[4]: unknown key 'colour'"),
+    (lambda d: component(d, "tanh").__setitem__("id", "sigmoid"),
+     "duplicate component id 'sigmoid'"),
+    (lambda d: component(d, "sigmoid").pop("calls"), "components[2].calls: missing"),
+    (lambda d: component(d, "mseloss").__setitem__("draw", {"Y": "poisson"}),
+     "components[8].draw.Y: expected one of normal, one_hot, integers"),
+    (lambda d: component(d, "mseloss").__setitem__("draw", {"Q": "one_hot"}),
+     "components[8].draw.Q: 'Q' has no shape in the table"),
+    (lambda d: component(d, "tanh")["checks"][-1].pop("forbid"),
+     "a forbidden check (and only one) names the functions"),
+    (lambda d: component(d, "identity").__setitem__("points", -1), "components[1].points"),
+    (lambda d: component(d, "softmax")["calls"][0].__setitem__("output", "Q"),
+     "'Q' is used by the component but has no shape in table"),
+], ids=["unknown-key", "duplicate-id", "no-calls", "unknown-draw", "draw-not-in-table",
+        "forbidden-without-functions", "negative-points", "output-not-in-table"])
+def test_component_mistakes_are_refused(tmp_path, change, says):
+    """A mistake in one component is refused with the component and the key named."""
+    msg = refused(homework_with(tmp_path, change))
+    assert says in msg, msg
+
+
+def test_only_names_components_or_files(homework):
+    """--only takes component ids and file stems; an unknown name lists the known ones."""
+    assert [c.id for c in homework.only(["activation"]).components] == \
+        ["identity", "sigmoid", "tanh", "relu", "gelu", "swish", "softmax"]
+    assert [c.id for c in homework.only(["mseloss", "linear"]).components] == \
+        ["linear", "mseloss"]
+    only = homework.only(["relu"])
+    assert only.max_score == 1.5
+    assert only.fingerprint("public") == homework.fingerprint("public")   # same vector files
+    with pytest.raises(GraderError) as info:
+        homework.only(["relu6"])
+    assert "no component 'relu6'" in str(info.value) and "activation" in str(info.value)
+
+
+def test_one_layer_rubrics_are_one_component(rubric):
+    """The one-layer form (layer:, table1:) is read as an assignment of one component whose
+    check ids stay unqualified."""
+    assert [c.id for c in rubric.components] == ["linear"]
+    assert "Z_values" in {c.id for c in rubric.checks}

@@ -1,0 +1,3 @@
+from mytorch.nn.linear import Linear
+
+__all__ = ["Linear"]
