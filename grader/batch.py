@@ -302,23 +302,40 @@ def compact(report: dict) -> dict:
     return keep
 
 
+SUBTOTAL = "{} total"      # the header of a component's subtotal column
+
+
 def write_gradebook(path: Path, rubric, reports: Iterable[dict]) -> None:
     """One row per submission: id, the folder's or archive's name, total, max, status, each
-    check's points, named mistakes. Numbers stay numbers; no text cell is a formula."""
+    component's subtotal (``<component> total``), each check's points, named mistakes. A
+    check worth no points (a consistency check) says ``pass`` or ``fail`` (``fail`` when it
+    did not run) rather than a 0 that reads like a lost point. Numbers stay numbers; no text
+    cell is a formula."""
     from grader.render import printable
 
-    ids = [c.id for c in rubric.checks]
+    checks = rubric.checks
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["id", "name", "total", "max", "status", *ids, "mistakes"])
+    writer.writerow([_cell(h) for h in ("id", "name", "total", "max", "status",
+                                        *(SUBTOTAL.format(c.id) for c in rubric.components),
+                                        *(c.id for c in checks), "mistakes")])
     for r in reports:
-        scores = {c["id"]: c["score"] for c in r["checks"]}
+        by_id = {c["id"]: c for c in r["checks"]}
         name = printable(str(r.get("name") or r["submission"]))
+        subtotals = [round(sum(float(by_id.get(c.id, {}).get("score") or 0) for c in comp.checks),
+                           4) for comp in rubric.components]
         writer.writerow([_cell(r["submission"]), _cell(name), _num(r["score"]),
-                         _num(r["max_score"]), _cell(r["status"]),
-                         *(_num(scores.get(i, 0)) for i in ids),
+                         _num(r["max_score"]), _cell(r["status"]), *map(_num, subtotals),
+                         *(_check_cell(c, by_id.get(c.id)) for c in checks),
                          _cell(";".join(r.get("mistakes", [])))])
     _write(path, buf.getvalue())
+
+
+def _check_cell(check, result: dict | None) -> str:
+    """A check's cell: its points, or pass/fail for a check worth none."""
+    if check.points == 0:
+        return "pass" if result is not None and result.get("status") == "passed" else "fail"
+    return _num(float((result or {}).get("score") or 0))
 
 
 def _cell(text: str) -> str:

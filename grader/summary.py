@@ -5,19 +5,25 @@ coordinates); the template only formats what it is given."""
 from __future__ import annotations
 
 import math
+import re
 import statistics
+import string
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable
 from urllib.parse import quote
 
 from grader.report import STATUSES
-from grader.rubric import Rubric
+from grader.rubric import Check, Component, Rubric, shape_words
 
 BINS = 10
 TOP_MISTAKES = 10
 GRADED = "graded"
 REPORT_LINK = "report.html"
+FULL_MARKS = "full marks"
+ELIDED = "…"          # what stands for a number, a list of cases or a per-submission detail
+# Fields of a feedback text that add a clause of their own: left out when unknown, not elided.
+OPTIONAL_FIELDS = ("eq", "alpha", "fix")
 
 # Histogram geometry, in SVG user units.
 CHART_WIDTH, CHART_HEIGHT = 640, 260
@@ -26,10 +32,18 @@ LEFT, RIGHT, TOP, BOTTOM = 56, 16, 24, 56
 
 @dataclass(frozen=True)
 class Bin:
-    """One histogram bin: scores in [lo, hi) (the last bin also holds max_score)."""
+    """One histogram bin: scores in [lo, hi); or, for the last bin (``full``), exactly
+    max_score: full marks have a bar of their own."""
     lo: float
     hi: float
     count: int
+    full: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.full:
+            return f"{FULL_MARKS} ({_number(self.hi)})"
+        return f"{_number(self.lo)}–{_number(self.hi)}"
 
 
 @dataclass(frozen=True)
@@ -40,10 +54,28 @@ class CheckRate:
     visibility: str
     passed: int
     total: int
+    component: str = ""
 
     @property
     def percent(self) -> float:
         return 100.0 * self.passed / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class ComponentRate:
+    """One component across the class: how many submissions have full marks on it, its mean
+    subtotal, and the pass rate of each of its checks."""
+    id: str
+    title: str
+    max_score: float
+    full: int
+    total: int
+    mean: float | None
+    checks: tuple[CheckRate, ...]
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.full / self.total if self.total else 0.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +97,19 @@ class Row:
     summary: str
     link: str
     name: str = ""      # the folder's or archive's name, when the id is not simply that
+
+
+@dataclass(frozen=True)
+class CauseGroup:
+    """Submissions that did not grade cleanly for the same reason: the status and the summary
+    sentence with its numbers and lists of cases elided, and the submissions."""
+    status: str
+    cause: str
+    rows: tuple[Row, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
 
 
 @dataclass(frozen=True)
@@ -94,6 +139,8 @@ class ClassSummary:
     problems: tuple[Row, ...]
     rows: tuple[Row, ...]
     skipped: tuple[SkipCount, ...] = ()
+    components: tuple[ComponentRate, ...] = ()
+    unclean: tuple[CauseGroup, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +154,7 @@ class Bar:
     label: str
     text_x: float
     text_y: float
+    full: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +181,7 @@ class Chart:
     y_ticks: tuple[Mark, ...]
     x_label: tuple[float, float, str]
     y_label: tuple[float, float, str]
+    full_label: tuple[float, float, str]   # under the full-marks bar
 
 
 def summarize(reports: list[dict], rubric: Rubric,
@@ -142,50 +191,89 @@ def summarize(reports: list[dict], rubric: Rubric,
     scores = [float(r["score"]) for r in reports]
     graded = sum(1 for r in reports if r["status"] == GRADED)
     rows = tuple(sorted((_row(r) for r in reports), key=lambda row: (row.id.casefold(), row.id)))
+    checks = pass_rates(reports, rubric)
+    problems = tuple(row for row in rows if row.status != GRADED)
     return ClassSummary(
         assignment=rubric.assignment, max_score=rubric.max_score, submissions=len(reports),
         graded=graded, errored=len(reports) - graded, statuses=_statuses(reports),
         mean=statistics.fmean(scores) if scores else None,
         median=statistics.median(scores) if scores else None,
         minimum=min(scores, default=None), maximum=max(scores, default=None),
-        histogram=histogram(scores, rubric.max_score), checks=pass_rates(reports, rubric),
-        mistakes=mistake_counts(reports, rubric), rows=rows,
-        problems=tuple(row for row in rows if row.status != GRADED),
-        skipped=tuple(SkipCount(reason, n, _some(names)) for reason, n, names in skipped))
+        histogram=histogram(scores, rubric.max_score), checks=checks,
+        mistakes=mistake_counts(reports, rubric), rows=rows, problems=problems,
+        skipped=tuple(SkipCount(reason, n, _some(names)) for reason, n, names in skipped),
+        components=component_rates(reports, rubric, checks),
+        unclean=unclean_groups(problems, rubric))
 
 
 def histogram(scores: list[float], max_score: float, bins: int = BINS) -> tuple[Bin, ...]:
-    """Count scores in ``bins`` equal bins over 0..max_score (out-of-range scores are clamped)."""
+    """Count scores in ``bins`` equal bins over [0, max_score), then full marks (a score equal
+    to max_score) in a bin of their own; out-of-range scores are clamped."""
     counts = [0] * bins
+    full = 0
     for score in scores:
+        if _full(score, max_score):
+            full += 1
+            continue
         # multiply before dividing, plus a hair: 0.3 of 1 point must land in bin 3, not 2
         index = math.floor(score * bins / max_score + 1e-9) if max_score > 0 else 0
         counts[min(bins - 1, max(0, index))] += 1
     width = max_score / bins
-    return tuple(Bin(i * width, (i + 1) * width, n) for i, n in enumerate(counts))
+    return (*(Bin(i * width, (i + 1) * width, n) for i, n in enumerate(counts)),
+            Bin(max_score, max_score, full, full=True))
+
+
+def _full(score: float, max_score: float) -> bool:
+    """Full marks, allowing for the rounding of a sum of fractional points."""
+    return score >= max_score - 1e-6
 
 
 def pass_rates(reports: list[dict], rubric: Rubric) -> tuple[CheckRate, ...]:
     """Per check, in rubric order (then any check the rubric lacks): submissions passing it."""
     titles = {c.id: c.title for c in rubric.checks}
     visibility = {c.id: c.visibility for c in rubric.checks}
+    component = {c.id: c.component for c in rubric.checks}
     passed: Counter[str] = Counter()
     total: Counter[str] = Counter()
     for report in reports:
         for check in report["checks"]:
             titles.setdefault(check["id"], check["title"])
             visibility.setdefault(check["id"], check["visibility"])
+            component.setdefault(check["id"], check.get("component") or "")
             total[check["id"]] += 1
             passed[check["id"]] += check["status"] == "passed"
-    return tuple(CheckRate(cid, title, visibility[cid], passed[cid], total[cid])
+    return tuple(CheckRate(cid, title, visibility[cid], passed[cid], total[cid], component[cid])
                  for cid, title in titles.items())
+
+
+def component_rates(reports: list[dict], rubric: Rubric,
+                    checks: tuple[CheckRate, ...]) -> tuple[ComponentRate, ...]:
+    """Per component, in assignment order: submissions with full marks on it (every check of
+    a component worth no points passed), its mean subtotal, and its checks' pass rates."""
+    out = []
+    for comp in rubric.components:
+        ids = {c.id for c in comp.checks}
+        full, subtotals = 0, []
+        for report in reports:
+            mine = [c for c in report["checks"] if c["id"] in ids]
+            subtotal = round(sum(float(c["score"]) for c in mine), 4)
+            subtotals.append(subtotal)
+            if comp.max_score > 0:
+                full += _full(subtotal, comp.max_score)
+            else:
+                full += len(mine) == len(ids) and all(c["status"] == "passed" for c in mine)
+        out.append(ComponentRate(comp.id, comp.title, comp.max_score, full, len(reports),
+                                 statistics.fmean(subtotals) if subtotals else None,
+                                 tuple(c for c in checks if c.id in ids)))
+    return tuple(out)
 
 
 def mistake_counts(reports: list[dict], rubric: Rubric,
                    top: int = TOP_MISTAKES) -> tuple[MistakeCount, ...]:
-    """The ``top`` mistakes named in most submissions, with the checks that named them."""
+    """The ``top`` mistakes named in most submissions, each with what it means and the checks
+    that named it."""
     order = {c.id: i for i, c in enumerate(rubric.checks)}
-    titles = {c.id: c.title for c in rubric.checks}
+    titles = _qualified_titles(rubric)
     submissions: Counter[str] = Counter()
     by_check: dict[str, Counter[str]] = {}
     for report in reports:
@@ -197,10 +285,62 @@ def mistake_counts(reports: list[dict], rubric: Rubric,
                 by_check.setdefault(mistake, Counter())[check["id"]] += 1
         submissions.update(named)
     ranked = sorted(submissions.items(), key=lambda item: (-item[1], item[0]))[:top]
-    hints = rubric.hints
-    return tuple(MistakeCount(mistake, count, _where(by_check[mistake], order, titles),
-                              hints.get(mistake, ""))
-                 for mistake, count in ranked)
+    checks = {c.id: c for c in rubric.checks}
+    out = []
+    for mistake, count in ranked:
+        # explained as the check that named it most often said it
+        cid = min(by_check[mistake], key=lambda c: (-by_check[mistake][c],
+                                                    order.get(c, len(order)), c))
+        check = checks.get(cid)
+        comp = rubric.component(check.component) if check and check.component else None
+        out.append(MistakeCount(mistake, count, _where(by_check[mistake], order, titles),
+                                explain(mistake, rubric, comp, check)))
+    return tuple(out)
+
+
+def explain(mistake: str, rubric: Rubric, comp: Component | None = None,
+            check: Check | None = None) -> str:
+    """What a named mistake means, for the class as a whole: the rubric's text for it (the
+    component's own, else any) or the built-in one, with what the check tells (the quantity,
+    its shape and equation, a forbidden function) filled in and what differs from one
+    submission to the next elided."""
+    from grader.diagnose import DEFAULT_HINTS
+
+    hints = comp.hints if comp else {}
+    template = hints.get(mistake) or rubric.hints.get(mistake) or DEFAULT_HINTS.get(mistake)
+    if not template:
+        return ("a wrong variant of the reference with no explanation yet: write one under "
+                "hints: in the rubric")
+    values = _Fields({k: "" for k in OPTIONAL_FIELDS})
+    if check and comp and len(check.targets) == 1:
+        name = check.targets[0]
+        values["name"] = name
+        table = dict(comp.table1)
+        if name in table:
+            values["shape"] = shape_words(table[name])
+        eq = comp.equation(name)
+        values["eq"] = f" ({eq})" if eq else ""
+    if check and check.forbid:
+        values["function"] = " or ".join(check.forbid)
+    try:
+        return string.Formatter().vformat(template, (), values).strip()
+    except (IndexError, KeyError, ValueError, AttributeError, TypeError):
+        return template   # a text with braces that are not fields: shown as written
+
+
+class _Fields(dict):
+    """Format values: a field nobody knows here stands elided."""
+
+    def __missing__(self, key: str) -> str:
+        return ELIDED
+
+
+def _qualified_titles(rubric: Rubric) -> dict[str, str]:
+    """Check titles, each prefixed with its component's title when there are several (every
+    activation has a "backward: values of dLdZ")."""
+    if len(rubric.components) < 2:
+        return {c.id: c.title for c in rubric.checks}
+    return {c.id: f"{comp.title}: {c.title}" for comp in rubric.components for c in comp.checks}
 
 
 def _where(counts: Counter[str], order: dict[str, int],
@@ -210,8 +350,34 @@ def _where(counts: Counter[str], order: dict[str, int],
     return tuple((titles[cid], counts[cid]) for cid in ids)
 
 
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)*(?:[eE][-+]?\d+)?(?!\w)")
+
+
+def cause_of(summary: str, case_names: Iterable[str] = ()) -> str:
+    """A summary sentence with what differs between submissions failing the same way elided:
+    numbers (line numbers, shapes, counts) and the lists of cases it happened on."""
+    names = sorted(set(case_names), key=len, reverse=True)
+    text = " ".join(summary.split())
+    if names:
+        one = "|".join(map(re.escape, names))
+        text = re.sub(rf"\(cases? (?:{one})(?:, (?:{one}))*\)", f"(cases {ELIDED})", text)
+    return _NUMBER.sub(ELIDED, text)
+
+
+def unclean_groups(problems: Iterable[Row], rubric: Rubric) -> tuple[CauseGroup, ...]:
+    """The submissions that did not grade cleanly, grouped by status and cause, the largest
+    group first."""
+    names = [case.name for comp in rubric.components for case in comp.cases]
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in problems:
+        groups.setdefault((row.status, cause_of(row.summary, names)), []).append(row)
+    return tuple(CauseGroup(status, cause, tuple(rows)) for (status, cause), rows in
+                 sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])))
+
+
 def chart(summary: ClassSummary) -> Chart:
-    """Place the histogram's bars, ticks and labels on an SVG canvas."""
+    """Place the histogram's bars, ticks and labels on an SVG canvas: the score ranges, then
+    the full-marks bar, labelled under it."""
     bins = summary.histogram
     left, right, top = LEFT, CHART_WIDTH - RIGHT, TOP
     baseline = CHART_HEIGHT - BOTTOM
@@ -222,20 +388,24 @@ def chart(summary: ClassSummary) -> Chart:
     slot = (right - left) / len(bins)
     bars = tuple(
         Bar(x=_r(left + i * slot + 2), y=_r(baseline - b.count * scale), width=_r(slot - 4),
-            height=_r(b.count * scale), count=b.count,
-            label=f"{_number(b.lo)}–{_number(b.hi)}", text_x=_r(left + (i + 0.5) * slot),
-            text_y=_r(baseline - b.count * scale - 4))
+            height=_r(b.count * scale), count=b.count, label=b.label,
+            text_x=_r(left + (i + 0.5) * slot), text_y=_r(baseline - b.count * scale - 4),
+            full=b.full)
         for i, b in enumerate(bins))
-    xs = [_r(left + i * slot) for i in range(len(bins) + 1)]
+    ranges = [b for b in bins if not b.full]
+    xs = [_r(left + i * slot) for i in range(len(ranges) + 1)]
+    # the edge at max_score is not labelled: the full-marks bar right of it says it
     x_ticks = tuple(Mark(x, baseline, x, baseline + 4, x, baseline + 18,
-                         _number(i * summary.max_score / len(bins))) for i, x in enumerate(xs))
+                         _number(i * summary.max_score / len(ranges)) if i < len(ranges)
+                         else "") for i, x in enumerate(xs))
     ys = {v: _r(baseline - v * scale) for v in range(0, y_max + 1, step)}
     y_ticks = tuple(Mark(left, y, right, y, left - 6, _r(y + 4), str(v)) for v, y in ys.items())
     return Chart(CHART_WIDTH, CHART_HEIGHT, (left, baseline, right, baseline),
                  (left, top, left, baseline), bars, x_ticks, y_ticks,
                  (_r((left + right) / 2), CHART_HEIGHT - 10,
                   f"score (out of {_number(summary.max_score)})"),
-                 (14, _r((top + baseline) / 2), "submissions"))
+                 (14, _r((top + baseline) / 2), "submissions"),
+                 (_r(left + (len(bins) - 0.5) * slot), baseline + 18, FULL_MARKS))
 
 
 def summary_html(reports: list[dict], rubric: Rubric, title: str | None = None,

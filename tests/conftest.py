@@ -131,3 +131,25 @@ def assert_expected(report, want: dict, correct: bool = False) -> None:
         assert 0 < report.score < report.max_score
     if correct:
         assert report.mistakes == [] and all(not c.hints for c in report.checks)
+
+
+def make_report(rubric, sid: str, status: str = "graded", failed: dict | None = None,
+                summary_line: str = "", score: float | None = None) -> dict:
+    """A Report.to_dict()-shaped dict: every check passes except those in ``failed``
+    (check id -> mistakes it names)."""
+    failed = failed or {}
+    checks = []
+    for c in rubric.checks:
+        ok = c.id not in failed and status == "graded"
+        checks.append({"id": c.id, "title": c.title, "kind": c.kind, "visibility": c.visibility,
+                       "score": c.points if ok else 0.0, "max_score": c.points,
+                       "passed": len(c.cases) if ok else 0, "total": len(c.cases),
+                       "status": "passed" if ok else ("failed" if status == "graded" else "error"),
+                       "messages": [], "hints": [], "mistakes": list(failed.get(c.id, ())),
+                       "details": "", "component": c.component})
+    total = round(sum(ch["score"] for ch in checks), 4) if score is None else score
+    return {"assignment": rubric.assignment, "submission": sid, "status": status,
+            "score": total, "max_score": rubric.max_score, "checks": checks,
+            "summary": summary_line, "details": "", "output": "", "output_dropped": 0,
+            "has_hidden": True,
+            "mistakes": sorted({m for ms in failed.values() for m in ms})}

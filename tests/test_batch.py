@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SUBMISSIONS, run_cli
+from conftest import ROOT, SUBMISSIONS, make_report, run_cli
 from grader import batch, roster, workspace
 from grader.sandbox.backend import chosen
 
@@ -60,6 +60,14 @@ def _gradebook(out: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def _cell_value(cell: str) -> float | str:
+    """A gradebook cell as a spreadsheet reads it: a number when it is one."""
+    try:
+        return float(cell)
+    except ValueError:
+        return cell
+
+
 @pytest.fixture(scope="module")
 def graded(folder, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("out")
@@ -80,6 +88,40 @@ def test_a_row_for_every_submission(folder, graded):
     assert (graded / "summary.html").read_text().count("<svg") >= 1
 
 
+def test_gradebook_has_component_subtotals_and_pass_fail_checks(rubric, tmp_path):
+    """After total, max and status: one ``<component> total`` column per component, then
+    every check; a check worth no points reads pass or fail (fail when it did not run)."""
+    full = make_report(rubric, "alice")
+    dldw = rubric.component("linear").checks[8]
+    assert dldw.id == "linear.dLdW_values" and dldw.points > 0
+    wrong = make_report(rubric, "carol", failed={dldw.id: ["batch_mean"],
+                                                 "linear.gradcheck": [],
+                                                 "softmax.large_logits": ["softmax_no_shift"]})
+    wrong["checks"] = [c for c in wrong["checks"] if c["id"] != "tanh.no_mutation"]  # not run
+    crashed = make_report(rubric, "erin", status="crashed", score=0.0)
+    batch.write_gradebook(tmp_path / "gradebook.csv", rubric, [full, wrong, crashed])
+    with open(tmp_path / "gradebook.csv", newline="") as f:
+        header = next(csv.reader(f))
+    subtotals = [f"{c.id} total" for c in rubric.components]
+    assert header == ["id", "name", "total", "max", "status", *subtotals,
+                      *(c.id for c in rubric.checks), "mistakes"]
+    rows = {r["id"]: r for r in _gradebook(tmp_path)}
+    alice, carol, erin = rows["alice"], rows["carol"], rows["erin"]
+    assert (alice["total"], alice["linear total"], alice["softmax total"]) == ("35", "15", "1.5")
+    assert sum(float(alice[h]) for h in subtotals) == float(alice["total"])
+    assert alice["linear.gradcheck"] == alice["tanh.no_mutation"] == "pass"
+    assert alice[dldw.id] == f"{dldw.points:g}"
+    softmax_logits = next(c for c in rubric.checks if c.id == "softmax.large_logits")
+    assert float(carol["linear total"]) == pytest.approx(15 - dldw.points)
+    assert float(carol["softmax total"]) == pytest.approx(1.5 - softmax_logits.points)
+    assert float(carol["tanh total"]) == 1.5 and carol[dldw.id] == "0"
+    assert carol["linear.gradcheck"] == "fail" and carol["tanh.no_mutation"] == "fail"
+    assert carol["mistakes"] == "batch_mean;softmax_no_shift"
+    for check in rubric.checks:
+        assert erin[check.id] == ("0" if check.points else "fail"), check.id
+    assert all(erin[h] == "0" for h in subtotals) and erin["status"] == "crashed"
+
+
 def test_batch_scores_equal_single_grading(folder, graded, grade):
     """Each row has the score (and check scores) that grading it alone gives."""
     rows = {r["id"]: r for r in _gradebook(graded)}
@@ -90,8 +132,10 @@ def test_batch_scores_equal_single_grading(folder, graded, grade):
         row = rows[roster.safe_id(path.name.split(".")[0])]
         assert float(row["total"]) == report.score, path.name
         assert row["status"] == report.status, path.name
-        for check in report.checks:
-            assert float(row[check.id]) == check.score, (path.name, check.id)
+        for check in report.checks:   # a check worth no points says pass or fail
+            want = check.score if check.max_score else \
+                ("pass" if check.status == "passed" else "fail")
+            assert _cell_value(row[check.id]) == want, (path.name, check.id)
 
 
 def test_honest_rows_stay_right_next_to_hostile_ones(graded):
@@ -365,11 +409,19 @@ def test_gradebook_cells_are_never_formulas(awkward):
     rows = _gradebook(out)
     texts = {r["name"] for r in rows}
     assert {"'=HYPERLINK(\"x\",\"y\")", "'-1+1", "'@SUM(A1)", "'+1"} <= texts
-    numeric = {"total", "max", *(k for k in rows[0] if k.startswith(("init_", "Z_", "dL")))}
+    from grader import rubric as rubric_mod
+
+    rub = rubric_mod.load(ROOT / "rubric.yaml")
+    numeric = {"total", "max", *(f"{c.id} total" for c in rub.components),
+               *(c.id for c in rub.checks if c.points)}
+    verdicts = {c.id for c in rub.checks if not c.points}
+    assert numeric | verdicts <= set(rows[0]) and verdicts
     for row in rows:
         for key, cell in row.items():
             if key in numeric:
                 float(cell)
+            elif key in verdicts:
+                assert cell in ("pass", "fail"), (key, cell)
             else:
                 assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (key, cell)
 
