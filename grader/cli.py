@@ -92,6 +92,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
         mark("numpy imported")
         sandbox = open_sandbox()  # before anything secret is loaded into this process
+        mark("sandbox opened")
         try:
             report, rub = _grade_one(args, sandbox)
         finally:
@@ -124,6 +125,9 @@ def _grade_one(args: argparse.Namespace, sandbox):
     from grader.grade import grade_path
 
     rub = rubric.load(args.rubric)
+    from grader.trace import mark
+
+    mark("rubric loaded")
     if args.only:
         rub = rub.only([n for n in args.only.split(",") if n.strip()])
     if not args.submission.exists():

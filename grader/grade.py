@@ -45,6 +45,7 @@ def _grade_staged(path: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | 
     scratch = Path(tempfile.mkdtemp(prefix="grader-", dir=workspace.scratch_dir()))
     try:
         staged = workspace.stage(path, scratch, rubric, uid)
+        mark("staged")
         if staged.root is None:
             return rejected(rubric, name or staged.name, staged.refused)
         return grade(staged.root, rubric, vectors, zygote, name=name or staged.name, uid=uid,

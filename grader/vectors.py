@@ -149,6 +149,7 @@ class VectorSet:
                 raise GraderError(f"cannot read {where / fname}: {exc.strerror}") from None
         self._shas: dict[str, str] = {}
         self._decoded: dict[str, dict[str, np.ndarray]] = {}
+        self._indexed: dict[str, dict[str, dict[str, np.ndarray]]] = {}
 
     def _sha(self, vis: str) -> str:
         if vis not in self._shas:
@@ -166,14 +167,23 @@ class VectorSet:
                                   "run `make vectors`") from None
         return self._decoded[vis]
 
+    def _inputs(self, vis: str) -> dict[str, dict[str, np.ndarray]]:
+        """The inputs of one file by case key, indexed once."""
+        if vis not in self._indexed:
+            index: dict[str, dict[str, np.ndarray]] = {}
+            for key, arr in self._arrays(vis).items():
+                comp, case, part, name = key.split("/", 3)
+                if part == "in":
+                    index.setdefault(case_key(comp, case), {})[name] = arr
+            self._indexed[vis] = index
+        return self._indexed[vis]
+
     def inputs(self, component: str, case: str) -> dict[str, np.ndarray]:
         """The inputs of one case, before the file is verified (they go to the child at once)."""
         vis = self.rubric.component(component).case(case).visibility
         if vis not in self.files:
             raise GraderError(f"the vectors have no {vis} cases: run `make vectors`")
-        prefix = f"{case_key(component, case)}/in/"
-        found = {k[len(prefix):]: v for k, v in self._arrays(vis).items()
-                 if k.startswith(prefix)}
+        found = self._inputs(vis).get(case_key(component, case), {})
         if not found:
             raise GraderError(f"the vectors have no case {case!r} of {component}: run "
                               "`make vectors`")

@@ -73,7 +73,12 @@ def grade(rubric, vectors, homework, homework_vectors, zygote):
             rub, vecs = (homework, homework_vectors) if only else (rubric, vectors)
         if only:
             rub = rub.only(list(only))
-        return grade_path(Path(path), rub, vecs or vectors, zygote)
+        if vecs is None:   # the vectors of the rubric's own file
+            from grader.vectors import VectorSet
+
+            vecs = {rubric.path: vectors, homework.path: homework_vectors}.get(rub.path) \
+                or VectorSet(rub)
+        return grade_path(Path(path), rub, vecs, zygote)
 
     return run
 

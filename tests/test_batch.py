@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SUBMISSIONS, make_report, run_cli
+from conftest import LINEAR, ROOT, SUBMISSIONS, make_report, run_cli
 from grader import batch, roster, workspace
 from grader.sandbox.backend import chosen
 
@@ -88,36 +88,36 @@ def test_a_row_for_every_submission(folder, graded):
     assert (graded / "summary.html").read_text().count("<svg") >= 1
 
 
-def test_gradebook_has_component_subtotals_and_pass_fail_checks(rubric, tmp_path):
+def test_gradebook_has_component_subtotals_and_pass_fail_checks(homework, tmp_path):
     """After total, max and status: one ``<component> total`` column per component, then
     every check; a check worth no points reads pass or fail (fail when it did not run)."""
-    full = make_report(rubric, "alice")
-    dldw = rubric.component("linear").checks[8]
+    full = make_report(homework, "alice")
+    dldw = homework.component("linear").checks[8]
     assert dldw.id == "linear.dLdW_values" and dldw.points > 0
-    wrong = make_report(rubric, "carol", failed={dldw.id: ["batch_mean"],
+    wrong = make_report(homework, "carol", failed={dldw.id: ["batch_mean"],
                                                  "linear.gradcheck": [],
                                                  "softmax.large_logits": ["softmax_no_shift"]})
     wrong["checks"] = [c for c in wrong["checks"] if c["id"] != "tanh.no_mutation"]  # not run
-    crashed = make_report(rubric, "erin", status="crashed", score=0.0)
-    batch.write_gradebook(tmp_path / "gradebook.csv", rubric, [full, wrong, crashed])
+    crashed = make_report(homework, "erin", status="crashed", score=0.0)
+    batch.write_gradebook(tmp_path / "gradebook.csv", homework, [full, wrong, crashed])
     with open(tmp_path / "gradebook.csv", newline="") as f:
         header = next(csv.reader(f))
-    subtotals = [f"{c.id} total" for c in rubric.components]
+    subtotals = [f"{c.id} total" for c in homework.components]
     assert header == ["id", "name", "total", "max", "status", *subtotals,
-                      *(c.id for c in rubric.checks), "mistakes"]
+                      *(c.id for c in homework.checks), "mistakes"]
     rows = {r["id"]: r for r in _gradebook(tmp_path)}
     alice, carol, erin = rows["alice"], rows["carol"], rows["erin"]
     assert (alice["total"], alice["linear total"], alice["softmax total"]) == ("35", "15", "1.5")
     assert sum(float(alice[h]) for h in subtotals) == float(alice["total"])
     assert alice["linear.gradcheck"] == alice["tanh.no_mutation"] == "pass"
     assert alice[dldw.id] == f"{dldw.points:g}"
-    softmax_logits = next(c for c in rubric.checks if c.id == "softmax.large_logits")
+    softmax_logits = next(c for c in homework.checks if c.id == "softmax.large_logits")
     assert float(carol["linear total"]) == pytest.approx(15 - dldw.points)
     assert float(carol["softmax total"]) == pytest.approx(1.5 - softmax_logits.points)
     assert float(carol["tanh total"]) == 1.5 and carol[dldw.id] == "0"
     assert carol["linear.gradcheck"] == "fail" and carol["tanh.no_mutation"] == "fail"
     assert carol["mistakes"] == "batch_mean;softmax_no_shift"
-    for check in rubric.checks:
+    for check in homework.checks:
         assert erin[check.id] == ("0" if check.points else "fail"), check.id
     assert all(erin[h] == "0" for h in subtotals) and erin["status"] == "crashed"
 
@@ -411,7 +411,7 @@ def test_gradebook_cells_are_never_formulas(awkward):
     assert {"'=HYPERLINK(\"x\",\"y\")", "'-1+1", "'@SUM(A1)", "'+1"} <= texts
     from grader import rubric as rubric_mod
 
-    rub = rubric_mod.load(ROOT / "rubric.yaml")
+    rub = rubric_mod.load(LINEAR)   # what the batch was graded with
     numeric = {"total", "max", *(f"{c.id} total" for c in rub.components),
                *(c.id for c in rub.checks if c.points)}
     verdicts = {c.id for c in rub.checks if not c.points}

@@ -16,6 +16,12 @@ import pytest
 
 from conftest import ROOT, SUBMISSIONS, run_cli
 
+
+@pytest.fixture(scope="module")
+def rubric(homework):
+    """The default assignment: the whole homework, one section per component."""
+    return homework
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 # How Chromium logs what a page sent to its console (`CONSOLE(12)` in older versions,
 # `INFO:CONSOLE:12` in newer ones), and an uncaught exception.
@@ -115,7 +121,8 @@ def graded(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("browser-out")
     for name, src in CLASS.items():
         shutil.copytree(src / "mytorch", subs / name / "mytorch")
-    result = run_cli("batch", str(subs), "--out", str(out), "--jobs", "2", "--no-progress",
+    result = run_cli("batch", str(subs), "--out", str(out), "--rubric", str(ROOT / "rubric.yaml"),
+                     "--jobs", "2", "--no-progress",
                      timeout=600)
     assert result.returncode == 0, result.stderr
     return out

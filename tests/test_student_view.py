@@ -89,9 +89,11 @@ def test_results_json_without_hidden_checks_says_the_score(tmp_path):
     """With no hidden checks (the student's handout), the top text says the score, and the
     whole results.json is plain text for Gradescope."""
     rubric = tmp_path / "public.yaml"   # the rubric, without its hidden checks
+    linear = ROOT / "rubrics" / "linear.yaml"
     rubric.write_text("".join(
-        f"vectors: {ROOT / 'vectors'}\n" if line.startswith("vectors:") else line
-        for line in (ROOT / "rubric.yaml").read_text().splitlines(keepends=True)
+        f"vectors: {linear.parent / 'linear' / 'vectors'}\n" if line.startswith("vectors:")
+        else f"reference: {ROOT / 'reference'}\n" if line.startswith("reference:") else line
+        for line in linear.read_text().splitlines(keepends=True)
         if "cases: hidden" not in line))
     results = tmp_path / "results.json"
     run_cli("grade", str(SUBMISSIONS / "correct" / "prints"), "--json", str(results),

@@ -9,6 +9,12 @@ import pytest
 from conftest import SUBMISSIONS, make_report
 from grader import summary
 
+
+@pytest.fixture(scope="module")
+def rubric(homework):
+    """The default assignment: the whole homework, one section per component."""
+    return homework
+
 CRASH = ("Some checks could not run: Linear: forward() raised ZeroDivisionError: division by "
          "zero (mytorch/nn/linear.py, line {line}, in _scale). ({cases}) Your code also failed "
          "to run on {hidden} hidden case(s).")
@@ -204,10 +210,10 @@ def test_empty_class(rubric):
     assert "<svg" in summary.summary_html([], rubric)
 
 
-def test_real_reports(grade, rubric):
+def test_real_reports(grade, homework):
     """Reports from the grader itself summarise as expected (one right, one wrong, one broken),
     graded with Linear alone (15 points)."""
-    linear = rubric.only(["linear"])
+    linear = homework.only(["linear"])
     reports = [grade(SUBMISSIONS / kind, linear).to_dict()
                for kind in ("correct/matmul", "wrong/dLdW_mean", "broken/syntax_error")]
     s = summary.summarize(reports, linear)

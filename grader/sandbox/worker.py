@@ -99,7 +99,7 @@ def prepare(root: str, limits: dict, uid: int | None, after_setuid=None) -> Capt
 def serve(reader: protocol.FrameReader, resp_fd: int, capture: Capture, root: str) -> NoReturn:
     """Greet, then answer requests (alone or as scripts) until the channel closes."""
     protocol.write_frame(resp_fd, {"ok": True, "ready": True})
-    state = {"root": os.path.realpath(root)}
+    state = {"root": os.path.realpath(root), "given_root": os.path.abspath(root)}
     while True:
         try:
             header, arrays = reader.read()
@@ -236,8 +236,7 @@ class _forbidden:
             def refuse(*args, _name=dotted, **kwargs):
                 raise ForbiddenCall(f"{_name} is not allowed here")
 
-            holders = [module] + [m for m in list(sys.modules.values())
-                                  if _student_module(m, self.state["root"])]
+            holders = [module, *_student_modules(self.state)]
             for holder in holders:
                 for key, value in list(vars(holder).items()):
                     if value is original:
@@ -249,9 +248,18 @@ class _forbidden:
             setattr(holder, key, value)
 
 
-def _student_module(module: Any, root: str) -> bool:
-    path = getattr(module, "__file__", None)
-    return isinstance(path, str) and os.path.realpath(path).startswith(root + os.sep)
+def _student_modules(state: dict) -> list:
+    """The modules loaded from the submission's folder (looked for again only when more
+    modules have been loaded since). Paths are compared as written: resolving each would cost
+    a stat per path component of every module loaded."""
+    count = len(sys.modules)
+    if state.get("student_modules_at") != count:
+        roots = tuple({state["root"] + os.sep, state.get("given_root", state["root"]) + os.sep})
+        state["student_modules"] = [m for m in list(sys.modules.values())
+                                    if isinstance(getattr(m, "__file__", None), str)
+                                    and m.__file__.startswith(roots)]
+        state["student_modules_at"] = count
+    return state["student_modules"]
 
 
 def _also_get(reply: tuple[dict, list], header: dict, state: dict) -> tuple[dict, list]:

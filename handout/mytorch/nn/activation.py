@@ -8,8 +8,12 @@ import math
 
 import numpy as np
 
-# math.erf applied to every element of an array (numpy has no erf of its own)
-_erf = np.vectorize(math.erf, otypes=[float])
+_erf_object = np.frompyfunc(math.erf, 1, 1)   # numpy has no erf; math.erf is exact
+
+
+def _erf(x):
+    """math.erf of every element of an array."""
+    return _erf_object(x).astype(float)
 
 
 class Identity:
