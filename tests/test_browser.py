@@ -16,12 +16,6 @@ import pytest
 
 from conftest import ROOT, SUBMISSIONS, run_cli
 
-
-@pytest.fixture(scope="module")
-def rubric(homework):
-    """The default assignment: the whole homework, one section per component."""
-    return homework
-
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 # How Chromium logs what a page sent to its console (`CONSOLE(12)` in older versions,
 # `INFO:CONSOLE:12` in newer ones), and an uncaught exception.
@@ -138,13 +132,13 @@ def test_console_errors_are_caught(browser, tmp_path):
     assert any("notDefined" in line for line in loaded.console), loaded.console
 
 
-def test_student_report_has_a_section_per_component(browser, graded, rubric, tmp_path):
+def test_student_report_has_a_section_per_component(browser, graded, homework, tmp_path):
     """A report with failures in one component and code missing for others: loads cleanly,
     one section per component with its title and subtotal, the likely cause said in the
     softmax section, and what went wrong at the top."""
     page = load(browser, graded / "no_shift" / "report.html", tmp_path / "profile")
     assert page.console == []
-    for comp in rubric.components:
+    for comp in homework.components:
         text = page.section(f"component-{comp.id}")
         assert text.startswith(comp.title), (comp.id, text[:80])
         assert f"/ {comp.max_score:g}" in text
@@ -154,7 +148,7 @@ def test_student_report_has_a_section_per_component(browser, graded, rubric, tmp
     assert "linear.py was not found" in page.dom
 
 
-def test_class_summary_shows_every_section(browser, graded, rubric, tmp_path):
+def test_class_summary_shows_every_section(browser, graded, homework, tmp_path):
     """The class summary loads cleanly and shows the histogram with its full-marks bar, the
     per-component rates, the mistakes explained, and the submissions that did not grade
     cleanly grouped by cause with links to their reports."""
@@ -164,7 +158,7 @@ def test_class_summary_shows_every_section(browser, graded, rubric, tmp_path):
     assert "full marks" in scores and "score (out of 35)" in scores
     assert page.dom.count('class="bar full"') == 1 and page.dom.count('class="bar"') == 10
     rates = page.section("components")
-    for comp in rubric.components:
+    for comp in homework.components:
         row = page.section(f"rate-{comp.id}")
         assert row.startswith(comp.title) and row in rates
     assert page.section("rate-linear").startswith("Linear 1 / 4 (25%)")     # the reference

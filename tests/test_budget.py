@@ -15,9 +15,9 @@ def test_code_sleeping_under_every_call_limit_is_stopped_by_the_budget(tmp_path,
     from grader import rubric as rubric_mod
     from grader.grade import grade_path
 
-    raw = yaml.safe_load((ROOT / "rubric.yaml").read_text())
+    raw = yaml.safe_load((ROOT / "rubrics" / "linear.yaml").read_text())
     raw["limits"]["total_seconds"] = 5
-    raw["vectors"] = str(ROOT / "vectors")
+    raw["vectors"] = str(ROOT / "rubrics" / "linear" / "vectors")
     raw["reference"] = str(ROOT / "reference")
     path = tmp_path / "rubric.yaml"
     path.write_text(yaml.safe_dump(raw))

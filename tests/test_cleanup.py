@@ -199,7 +199,7 @@ def test_full_scratch_space(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NN_GRADER_SCRATCH": str(tmp_path / "base")}
     done = subprocess.run(
         ["unshare", "-m", "--propagation", "private", sys.executable, "-c", FULL_SCRATCH,
-         str(ROOT / "rubric.yaml"), str(archive), str(folder),
+         str(ROOT / "rubrics" / "linear.yaml"), str(archive), str(folder),
          str(SUBMISSIONS / "correct" / "matmul")],
         env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

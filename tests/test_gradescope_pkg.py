@@ -44,16 +44,16 @@ def test_entries(package, rubric):
             "vectors/manifest.json"} <= set(names)
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert not any(n.startswith("reference/") or n.endswith("mistakes.py") for n in names)
-    solution = (ROOT / "reference" / rubric.layer.file).read_bytes()
+    solution = (ROOT / "reference" / rubric.components[0].file).read_bytes()
     assert solution not in contents
     assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in infos.values())
-    assert (ROOT / "vectors" / "hidden.npz").read_bytes() in contents
+    assert (ROOT / "rubrics" / "linear" / "vectors" / "hidden.npz").read_bytes() in contents
 
     raw = yaml.safe_load(shipped_rubric)
     assert "reference" not in raw and raw["vectors"] == "vectors"
     hidden = {c.id for c in rubric.checks if c.visibility == "hidden"}
     assert hidden and hidden <= {c["id"] for c in raw["checks"]}
-    assert [c["name"] for c in raw["cases"]] == [c.name for c in rubric.cases]
+    assert [c["name"] for c in raw["cases"]] == [c.name for c in rubric.components[0].cases]
 
 
 def test_package_is_reproducible(rubric, tmp_path):
@@ -65,8 +65,8 @@ def test_package_is_reproducible(rubric, tmp_path):
 
 def test_stale_vectors_are_refused(tmp_path):
     """A rubric whose cases no longer match the vectors is not packaged."""
-    raw = yaml.safe_load((ROOT / "rubric.yaml").read_text())
-    raw["vectors"] = str(ROOT / "vectors")
+    raw = yaml.safe_load((ROOT / "rubrics" / "linear.yaml").read_text())
+    raw["vectors"] = str(ROOT / "rubrics" / "linear" / "vectors")
     raw["reference"] = str(ROOT / "reference")
     raw["cases"][-1]["seed"] += 1
     (tmp_path / "rubric.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
