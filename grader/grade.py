@@ -178,7 +178,8 @@ def _crash_summary(failures: list[tuple[Component, CaseRun]]) -> tuple[str, str,
     from grader import messages
 
     public = [(c, r) for c, r in failures if r.case.visibility == "public"]
-    hidden = len(failures) - len(public)
+    hidden = sum(r.failed_stage != "import" for c, r in failures
+                 if r.case.visibility == "hidden")   # a file that does not import: said once
     groups: dict[tuple, list[tuple[Component, CaseRun]]] = {}
     for comp, run in public:  # the same failure at the same place, whatever numbers it says
         p = run.failure
@@ -192,7 +193,10 @@ def _crash_summary(failures: list[tuple[Component, CaseRun]]) -> tuple[str, str,
         if len({c.id for c in (x for x, _ in failures)}) > 1:
             text = f"{', '.join(who)}: {text}"
         cases = sorted({r.case.name for _, r in g})
-        lines.append(f"{text} (case{'s' if len(cases) > 1 else ''} {', '.join(cases)})")
+        if run.failed_stage == "import":
+            lines.append(text)
+        else:
+            lines.append(f"{text} (case{'s' if len(cases) > 1 else ''} {', '.join(cases)})")
     shown = "Some checks could not run: " + " ".join(lines) if lines else ""
     if hidden:
         lines.append(f"Your code also failed to run on {hidden} hidden case(s).")

@@ -7,7 +7,8 @@ from grader.rubric import Component
 from grader.sandbox.client import Problem
 
 STAGE_WORDS = {"import": "importing your module", "construct": "the constructor",
-               "set": "setting the parameters", "init": "__init__"}
+               "set": "setting the parameters", "init": "__init__",
+               "probe": "the extra calls of the consistency checks"}
 
 
 def stage_words(stage: str) -> str:

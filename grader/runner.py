@@ -5,6 +5,7 @@ expected values and the observed values come from the very same sequence of call
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -141,14 +142,24 @@ class Submission:
         """Public output only until a hidden case has run: from then on the student's code may
         hold hidden data (in memory, or in a file a later child reads), so everything it prints,
         in this child or the next, is for course staff only."""
+        text = self._relative(reply.output)
         if self.hidden_sent:
-            if reply.output:
-                self.staff_output.append(reply.output)
+            if text:
+                self.staff_output.append(text)
             self.staff_output_dropped += reply.output_dropped
             return
-        if reply.output:
-            self.output.append(reply.output)
+        if text:
+            self.output.append(text)
         self.output_dropped += reply.output_dropped
+
+    def _relative(self, text: str) -> str:
+        """What the code printed, with the grader's scratch folder taken out of its paths (a
+        warning names mytorch/nn/activation.py:7, as in the student's own folder)."""
+        if not text:
+            return text
+        for root in {str(self.root), os.path.realpath(self.root)}:
+            text = text.replace(root + os.sep, "")
+        return text
 
     def close(self) -> None:
         if self.child is not None:
