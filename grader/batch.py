@@ -10,6 +10,8 @@ nothing and never duplicates a row.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import csv
 import hashlib
 import io
@@ -149,7 +151,7 @@ class Journal:
     def add(self, entry: Entry, rubric_sig: str, report: dict) -> None:
         line = json.dumps({"version": MARKER_VERSION, "id": entry.id,
                            "signature": entry.signature, "rubric": rubric_sig,
-                           "report": report}) + "\n"
+                           "report": report}, default=_as_json) + "\n"
         os.write(self.fd, line.encode())
 
     def close(self, keep: list[dict] | None = None) -> None:
@@ -157,7 +159,8 @@ class Journal:
         superseded, none of submissions no longer in the folder)."""
         os.close(self.fd)
         if keep is not None:
-            _write(self.path, "".join(json.dumps(line) + "\n" for line in keep))
+            _write(self.path, "".join(json.dumps(line, default=_as_json) + "\n"
+                                      for line in keep))
 
 
 # --- the task, run in a worker process --------------------------------------------------------
@@ -281,7 +284,8 @@ def run_batch(submissions: Path, out: Path, rubric_path: Path, jobs: int | None 
         log.close([{"version": MARKER_VERSION, "id": e.id, "signature": e.signature,
                     "rubric": rubric_sig, "report": reports[e.id]}
                    for e in entries if e.id in reports] if finished else None)
-    ordered = [{**reports[e.id], "name": e.name} for e in entries if e.id in reports]
+    ordered = Expanded([{**reports[e.id], "name": e.name} for e in entries if e.id in reports],
+                       rub)
     write_gradebook(out / "gradebook.csv", rub, ordered)
     from grader.summary import summary_html
 
@@ -290,16 +294,91 @@ def run_batch(submissions: Path, out: Path, rubric_path: Path, jobs: int | None 
     return Summary(len(entries), len(todo), len(entries) - len(todo), errored, tuple(notes))
 
 
-CHECK_FIELDS = ("id", "title", "visibility", "score", "max_score", "status", "mistakes")
+CHECK_ROW = ("id", "score", "status", "mistakes")   # a check as a batch keeps it
 
 
 def compact(report: dict) -> dict:
-    """What the gradebook and the summary need of a report: no messages or output, so the
-    memory of a batch does not grow with what its submissions print."""
+    """What the gradebook and the summary need of a report: no messages or output, and its
+    checks as columns (see Checks), so the memory of a batch grows little with its size or
+    what its submissions print."""
     keep = {k: report.get(k) for k in ("submission", "status", "score", "max_score", "summary",
                                        "mistakes")}
-    keep["checks"] = [{k: c.get(k) for k in CHECK_FIELDS} for c in report.get("checks", [])]
+    keep["checks"] = Checks.of(report.get("checks", []))
     return keep
+
+
+_SHARED: dict = {}
+
+
+def _shared(value):
+    """One object for equal values across the batch's reports (ids, statuses, scores)."""
+    return _SHARED.setdefault(value, value)
+
+
+class Checks:
+    """A report's checks as columns: ids, scores, statuses (each tuple shared with every
+    report that has the same one) and the named mistakes by position; a check's title, points
+    and component come from the rubric. In the journal, a list of [id, score, status,
+    mistakes] rows."""
+    __slots__ = ("ids", "scores", "statuses", "mistakes")
+
+    def __init__(self, ids: tuple, scores: tuple, statuses: tuple, mistakes: dict) -> None:
+        self.ids, self.scores, self.statuses, self.mistakes = ids, scores, statuses, mistakes
+
+    @classmethod
+    def of(cls, checks) -> "Checks":
+        """From a report's check dicts, from journal rows, or as it is."""
+        if isinstance(checks, Checks):
+            return checks
+        rows = [c if isinstance(c, list) else [c.get(k) for k in CHECK_ROW] for c in checks]
+        rows = [(r + [None] * 4)[:4] for r in rows]
+        return cls(_shared(tuple(str(r[0]) for r in rows)),
+                   _shared(tuple(_shared(r[1]) for r in rows)),
+                   _shared(tuple(str(r[2]) for r in rows)),
+                   {i: list(r[3]) for i, r in enumerate(rows) if r[3]})
+
+    def rows(self) -> list[list]:
+        return [[cid, score, status, self.mistakes.get(i) or []] for i, (cid, score, status)
+                in enumerate(zip(self.ids, self.scores, self.statuses))]
+
+    def __iter__(self):
+        return iter(self.rows())
+
+
+def _as_json(value):
+    """json.dumps' fallback: a Checks object as its rows."""
+    if isinstance(value, Checks):
+        return value.rows()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class Expanded(Sequence):
+    """Compact reports seen as whole ones (each check a dict with its title, visibility,
+    points and component from the rubric), each made when it is read: the summary and the
+    gradebook read reports one at a time."""
+
+    def __init__(self, reports: list[dict], rubric) -> None:
+        self.reports = reports
+        self.meta = {c.id: {"title": c.title, "visibility": c.visibility,
+                            "max_score": c.points, "component": c.component}
+                     for c in rubric.checks}
+
+    def __len__(self) -> int:
+        return len(self.reports)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        report = self.reports[index]
+        return {**report, "checks": [self._check(row) for row in report.get("checks", [])]}
+
+    def _check(self, row) -> dict:
+        if isinstance(row, dict):
+            return row
+        cid, score, status, mistakes = (list(row) + [None] * 4)[:4]
+        meta = self.meta.get(cid) or {"title": cid, "visibility": "public", "max_score": 0,
+                                      "component": cid.split(".", 1)[0] if "." in cid else ""}
+        return {"id": cid, "score": score, "status": status, "mistakes": mistakes or [], **meta}
 
 
 SUBTOTAL = "{} total"      # the header of a component's subtotal column

@@ -77,10 +77,12 @@ def _student_handout(rubric: Path, tmp: Path) -> Path:
     return top
 
 
-def make_class(folder: Path, n: int, fixtures: Path, sleepers: int = 0) -> list[Path]:
+def make_class(folder: Path, n: int, fixtures: Path, sleepers: int = 0,
+               base: Path | None = None) -> list[Path]:
     """``n`` submissions cycling through the correct, wrong and broken fixtures; with
     ``sleepers``, that many of them (spread over the class) sleep just under every call's
-    limit instead."""
+    limit instead. With ``base`` (a whole submission: the reference), each is the base with
+    the fixture's files in place of its own, so every component of the assignment is graded."""
     import shutil
 
     kinds = [p for kind in ("correct", "wrong", "broken")
@@ -93,9 +95,23 @@ def make_class(folder: Path, n: int, fixtures: Path, sleepers: int = 0) -> list[
         src = sleeper if every and i % every == every - 1 and i // every < sleepers else \
             kinds[i % len(kinds)]
         dest = folder / f"s{i:05d}-{src.name}"
-        shutil.copytree(src, dest, ignore=shutil.ignore_patterns("expect.yaml", "__pycache__"))
+        skip = shutil.ignore_patterns("expect.yaml", "__pycache__", "mistakes.py")
+        if base is not None:
+            shutil.copytree(base, dest, ignore=skip)
+        shutil.copytree(src, dest, ignore=skip, dirs_exist_ok=True)
         made.append(dest)
     return made
+
+
+def _whole(rubric: Path) -> Path | None:
+    """The rubric's reference, the base of full submissions (None for a one-file assignment,
+    whose fixtures are whole already)."""
+    from grader import rubric as rubric_mod
+
+    rub = rubric_mod.load(rubric)
+    if len(rub.files) < 2 or rub.reference_dir is None:
+        return None
+    return rub.reference_dir
 
 
 def _tree_rss(pid: int) -> int:
@@ -139,7 +155,8 @@ def bench_batch(rubric: Path, n: int, naive_sample: int, memory_sizes: tuple[int
     rubric = rubric.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        subs = make_class(tmp / "class", n, fixtures)
+        base = _whole(rubric)
+        subs = make_class(tmp / "class", n, fixtures, base=base)
         seconds, _ = _run_batch(tmp / "class", tmp / "out", rubric, env)
         step = max(1, n // naive_sample)   # spread over the class: the same mix as the batch
         sample = subs[::step][:naive_sample]
@@ -159,7 +176,7 @@ def bench_batch(rubric: Path, n: int, naive_sample: int, memory_sizes: tuple[int
         print(f"throughput ratio batch / naive = {rate / naive:.1f}x (target >= 10x)")
         peaks = []
         for size in memory_sizes:
-            make_class(tmp / f"class{size}", size, fixtures)
+            make_class(tmp / f"class{size}", size, fixtures, base=base)
             seconds, peak = _run_batch(tmp / f"class{size}", tmp / f"out{size}", rubric, env)
             peaks.append(peak)
             print(f"peak memory, {size:5d} submissions: {peak / 2**20:7.1f} MiB "
@@ -167,12 +184,13 @@ def bench_batch(rubric: Path, n: int, naive_sample: int, memory_sizes: tuple[int
         print(f"memory ratio {memory_sizes[1]} / {memory_sizes[0]} = {peaks[1] / peaks[0]:.2f}x "
               f"(target <= 1.2x)")
         if sleepers:
-            _bench_sleepers(tmp, rubric, env, fixtures, sleepers)
+            _bench_sleepers(tmp, rubric, env, fixtures, sleepers, base)
     user = "root: each submission as a sandbox user" if workspace.is_root() else "an ordinary user"
     print(f"(as {user}; {os.cpu_count()} cores)")
 
 
-def _bench_sleepers(tmp: Path, rubric: Path, env: dict, fixtures: Path, size: int) -> None:
+def _bench_sleepers(tmp: Path, rubric: Path, env: dict, fixtures: Path, size: int,
+                    base: Path | None = None) -> None:
     """A class where a tenth sleeps just under every call's limit, against an honest one of
     the same size: each sleeper costs at most its total budget."""
     from grader import rubric as rubric_mod
@@ -180,8 +198,8 @@ def _bench_sleepers(tmp: Path, rubric: Path, env: dict, fixtures: Path, size: in
     budget = rubric_mod.load(rubric).limits.total_seconds
     jobs = os.cpu_count() or 1
     honest_dir, sleepy_dir = tmp / f"honest{size}", tmp / f"sleepy{size}"
-    make_class(honest_dir, size, fixtures)
-    make_class(sleepy_dir, size, fixtures, sleepers=size // 10)
+    make_class(honest_dir, size, fixtures, base=base)
+    make_class(sleepy_dir, size, fixtures, sleepers=size // 10, base=base)
     honest, _ = _run_batch(honest_dir, tmp / "honest-out", rubric, env)
     sleepy, _ = _run_batch(sleepy_dir, tmp / "sleepy-out", rubric, env)
     cost = (size // 10) * budget / jobs

@@ -219,9 +219,9 @@ def judge_linearity(check: Check, ctx: Context, case: str) -> Verdict:
         if f is None or z is None or d is None:
             continue
         compared += 1
-        if not np.allclose(z, 0, atol=1e-10):
+        if not np.abs(z).max(initial=0.0) <= 1e-10:   # written so that NaN fails too
             problems.append(f"with {upstream} = 0, {name} is not zero")
-        elif not np.allclose(d / 2, f, rtol=1e-7, atol=5e-11):  # 2 * f could overflow
+        elif not np.all(np.abs(d / 2 - f) <= 5e-11 + 1e-7 * np.abs(f)):  # 2 * f could overflow
             problems.append(f"doubling {upstream} does not double {name}")
     if not compared:
         method = ctx.comp.backward.method

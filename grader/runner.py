@@ -432,7 +432,10 @@ def call_step(call, **extra: object) -> dict:
 
 def _steps(comp: Component, case: Case, inputs: dict[str, np.ndarray]) -> list[tuple]:
     """(stage, what, request header, arrays) for every step of a case, in order."""
-    steps = [("construct", "construct", construct_step(comp, case, get=list(comp.params)), [])]
+    # nothing to read from a constructor when there are no parameters: answered only if it fails
+    built = construct_step(comp, case, get=list(comp.params)) if comp.params else \
+        construct_step(comp, case, quiet=True)
+    steps = [("construct", "construct", built, [])]
     steps += [("set", "set", {"op": "set", "name": p, "quiet": True}, [inputs[p]])
               for p in comp.params]
     first = comp.forward

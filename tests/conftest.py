@@ -66,10 +66,10 @@ def grade(rubric, vectors, homework, homework_vectors, zygote):
     from grader.grade import grade_path
 
     def run(path: Path, rub=None, vecs=None, only=None):
+        want = Path(path) / "expect.yaml"
+        only = only or ((yaml.safe_load(want.read_text()) or {}).get("only")
+                        if want.is_file() else None)
         if rub is None:
-            want = Path(path) / "expect.yaml"
-            only = only or ((yaml.safe_load(want.read_text()) or {}).get("only")
-                            if want.is_file() else None)
             rub, vecs = (homework, homework_vectors) if only else (rubric, vectors)
         if only:
             rub = rub.only(list(only))

@@ -149,3 +149,16 @@ def test_a_grader_bug_still_writes_the_submissions_result(tmp_path):
     results = json.loads(out.read_text())
     assert results["score"] == 0 and "the grader failed on this submission" in results["output"]
     assert "KeyError: 'a grader bug'" in done.stderr
+
+
+def test_only_grades_some_components_out_of_their_points():
+    """--only relu grades ReLU alone, out of its own points; an unknown name is a one-line
+    configuration error listing the known ones."""
+    done = run_cli("grade", "reference", "--rubric", "rubric.yaml", "--only", "relu")
+    assert done.returncode == 0, done.stderr
+    assert "Score: 1.5 / 1.5" in done.stdout and "W after __init__" not in done.stdout
+    done = run_cli("grade", "reference", "--rubric", "rubric.yaml", "--only", "loss")
+    assert "Score: 10 / 10" in done.stdout and "MSELoss" in done.stdout
+    bad = run_cli("grade", "reference", "--rubric", "rubric.yaml", "--only", "relu6")
+    assert bad.returncode == 2 and "no component 'relu6'" in bad.stderr
+    assert "Traceback" not in bad.stderr

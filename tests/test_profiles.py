@@ -11,7 +11,7 @@ from grader import handout
 from grader import rubric as rubric_mod
 from grader import vectors as vectors_mod
 
-PROFILES = ["prebias", "mean-reduction"]
+PROFILES = ["prebias", "mean-reduction", "previous-handout"]
 
 
 @pytest.fixture(scope="module", params=PROFILES)
@@ -93,3 +93,17 @@ def test_make_vectors_and_handout_work_for_the_profile(profile, tmp_path):
         names = tf.getnames()
     assert any(n.endswith("mytorch/nn/linear.py") for n in names)
     assert not any("hidden" in n or "mistakes.py" in n for n in names)
+
+
+def test_previous_handout_files_are_told_so_under_the_current_one(grade, homework):
+    """A submission written for the previous handout, graded under the current one, is told
+    which convention it follows, component by component."""
+    folder = FIXTURES / "profiles" / "previous-handout" / "reference_style"
+    report = grade(folder, homework, only=["linear", "activation", "loss"])
+    checks = by_id(report)
+    assert "linear_previous_handout" in checks["linear.dLdW_values"].mistakes
+    assert "mse_previous_handout" in checks["mseloss.L_values"].mistakes
+    assert "ce_previous_handout" in checks["crossentropyloss.dLdA_values"].mistakes
+    sigmoid = next(s for s in report.sections if s.id == "sigmoid")
+    assert any("follows the previous handout" in c.text for c in sigmoid.causes)
+    assert report.score < report.max_score
