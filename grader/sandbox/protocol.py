@@ -49,12 +49,21 @@ def write_frame(fd: int, header: dict, arrays: list[np.ndarray] = ()) -> None:
     arrays = [np.asarray(a) for a in arrays]
     header = dict(header, arrays=[[a.dtype.str, list(a.shape)] for a in arrays])
     head = json.dumps(header, allow_nan=True).encode()
-    for part in (struct.pack(">I", len(head)) + head, *arrays):
-        if isinstance(part, np.ndarray):   # its bytes in C order, copied only if not already
-            part = np.ascontiguousarray(part.reshape(-1)).view(np.uint8)
-        data = memoryview(part)
-        while data:
-            data = data[os.write(fd, data):]
+    parts = [memoryview(struct.pack(">I", len(head)) + head)]
+    for a in arrays:   # its bytes in C order, copied only if not already
+        parts.append(memoryview(np.ascontiguousarray(a.reshape(-1)).view(np.uint8)))
+    if not hasattr(os, "writev"):   # Windows: one write per part
+        for data in parts:
+            while data:
+                data = data[os.write(fd, data):]
+        return
+    while parts:   # one system call for the whole frame, as far as the pipe takes it
+        done = os.writev(fd, parts[:64])
+        while parts and done >= len(parts[0]):
+            done -= len(parts[0])
+            parts.pop(0)
+        if parts and done:
+            parts[0] = parts[0][done:]
 
 
 NUMERIC = "biufc"   # the dtype kinds that travel: booleans, integers, floats, complex
