@@ -267,3 +267,23 @@ def test_gradescope_keeps_hidden_case_output_for_staff(package, tmp_path):
     for staff_only in ("CANARY forward A(6, 5)", "CANARY forward A(96, 64)"):
         assert staff_only in done.stdout and staff_only not in results
     assert "CANARY forward A(4, 3)" in results
+
+
+def test_gradescope_grades_the_homework_from_its_files_uploaded_alone(homework, tmp_path):
+    """The homework's package: the three files uploaded loose are each put where the handout
+    puts them; one missing costs its own components only; tests are named by component."""
+    package = gradescope_pkg.build_package(homework, tmp_path / "pkg" / "autograder.zip")
+    root = tmp_path / "autograder"
+    unpack(package, root)
+    (root / "submission").mkdir(parents=True)
+    for name in ("linear.py", "activation.py"):   # loss.py not uploaded
+        shutil.copy(ROOT / "reference" / "mytorch" / "nn" / name, root / "submission" / name)
+    done = run_autograder(root)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    losses = sum(c.points for c in homework.checks if c.component in ("mseloss",
+                                                                      "crossentropyloss"))
+    assert results["max_score"] == homework.max_score
+    assert abs(results["score"] - (homework.max_score - losses)) < 1e-4
+    names = {t["name"] for t in results["tests"]}
+    assert "Softmax: forward: values of A" in names and "Linear: W after __init__" in names
