@@ -206,8 +206,14 @@ def cmd_rubric(args: argparse.Namespace) -> int:
     """Validate a rubric and summarise it."""
     from grader import rubric
 
+    from grader.render import points
+
     rub = rubric.load(args.rubric)
     hidden = sum(c.points for c in rub.checks if c.visibility == "hidden")
-    print(f"{args.rubric}: ok — {len(rub.cases)} cases, {len(rub.checks)} checks, "
-          f"{rub.max_score:g} points ({hidden:g} hidden)")
+    cases = sum(len(c.cases) for c in rub.components)
+    print(f"{args.rubric}: ok — {len(rub.components)} component(s), {cases} cases, "
+          f"{len(rub.checks)} checks, {points(rub.max_score)} points ({points(hidden)} hidden)")
+    for comp in rub.components:
+        print(f"  {comp.id:<18} {comp.file:<28} {len(comp.checks):3d} checks "
+              f"{points(comp.max_score):>5} points")
     return 0

@@ -162,3 +162,11 @@ def test_only_grades_some_components_out_of_their_points():
     bad = run_cli("grade", "reference", "--rubric", "rubric.yaml", "--only", "relu6")
     assert bad.returncode == 2 and "no component 'relu6'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_rubric_check_summarises_every_component():
+    """`make rubric` validates the homework and lists each component with its points."""
+    done = run_cli("rubric", "--rubric", "rubric.yaml")
+    assert done.returncode == 0, done.stderr
+    assert "ok — 10 component(s)" in done.stdout and "35 points" in done.stdout
+    assert "crossentropyloss" in done.stdout and "mytorch/nn/loss.py" in done.stdout
