@@ -71,7 +71,7 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
         from grader import workspace
 
         workspace.warn_open(list(hide))
-    plans = [_plan(comp, vectors) for comp in rubric.components]
+    plans = [_Plan(comp, vectors) for comp in rubric.components]
     verified: dict = {}
 
     def meanwhile() -> None:  # the child is running the student's code now
@@ -127,8 +127,6 @@ class _Plan:
                           for ch in comp.checks if ch.kind == "forbidden" for case in ch.cases}
         self.units = [*self.cases, *self.probes, *self.inits, *self.forbidden.values()]
 
-
-_plan = _Plan
 
 
 def evaluate(check: Check, ctx: "Context") -> CheckResult:
