@@ -113,7 +113,9 @@ class _Plan:
         inputs = {c.name: (vectors.inputs(comp.id, c.name) if isinstance(vectors, VectorSet)
                            else vectors[case_key(comp.id, c.name)].inputs) for c in needed}
         timeouts = Timeouts()
-        self.cases = [CaseUnit(comp, case, inputs[case.name], timeouts) for case in needed]
+        watched = {c for ch in comp.checks if ch.kind == "mutation" for c in ch.cases}
+        self.cases = [CaseUnit(comp, case, inputs[case.name], timeouts,
+                               echo=case.name in watched) for case in needed]
         self.probes: list = []
         if any(c.kind in PROBE_KINDS for c in comp.checks):
             from grader import probe
@@ -123,7 +125,7 @@ class _Plan:
                               if comp.init_rule(t).kind == "normal"})
         self.inits = [InitUnit(comp, p, dict(comp.init_rule(p).dims)) for p in random_init]
         self.forbidden = {(ch.id, case): CaseUnit(comp, comp.case(case), inputs[case],
-                                                  Timeouts(), forbid=ch.forbid)
+                                                  Timeouts(), forbid=ch.forbid, echo=False)
                           for ch in comp.checks if ch.kind == "forbidden" for case in ch.cases}
         self.units = [*self.cases, *self.probes, *self.inits, *self.forbidden.values()]
 

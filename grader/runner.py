@@ -339,6 +339,7 @@ class CaseUnit:
     skip: CaseRun | None = None
     steps: list[tuple] = field(default_factory=list)
     forbid: tuple[str, ...] = ()       # functions that raise during every step
+    echo: bool = True                  # inputs sent back after each call (for a mutation check)
 
     @property
     def key(self) -> str:
@@ -346,7 +347,7 @@ class CaseUnit:
 
     def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
         self.skip = self.timeouts.like(self.case)
-        self.steps = _steps(self.comp, self.case, self.inputs)
+        self.steps = _steps(self.comp, self.case, self.inputs, self.echo)
         if self.skip is not None:  # the call that timed out on a smaller case is not repeated
             cut = next(i for i, s in enumerate(self.steps) if s[0] == self.skip.failed_stage)
             self.steps = self.steps[:cut]
@@ -430,7 +431,8 @@ def call_step(call, **extra: object) -> dict:
     return header
 
 
-def _steps(comp: Component, case: Case, inputs: dict[str, np.ndarray]) -> list[tuple]:
+def _steps(comp: Component, case: Case, inputs: dict[str, np.ndarray],
+           echo: bool = True) -> list[tuple]:
     """(stage, what, request header, arrays) for every step of a case, in order."""
     # nothing to read from a constructor when there are no parameters: answered only if it fails
     built = construct_step(comp, case, get=list(comp.params)) if comp.params else \
@@ -443,7 +445,7 @@ def _steps(comp: Component, case: Case, inputs: dict[str, np.ndarray]) -> list[t
         steps.append((first.method, "warmup", call_step(first),
                       [inputs[WARMUP + n] for n in first.inputs]))
     for k, call in enumerate(comp.calls):   # each call also reads what it must store
-        steps.append((call.method, k, call_step(call, echo=True, get=list(call.stores)),
+        steps.append((call.method, k, call_step(call, echo=echo, get=list(call.stores)),
                       [inputs[n] for n in call.inputs]))
     return steps
 
