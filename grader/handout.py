@@ -136,6 +136,20 @@ def _public_part(holder: dict, shared_cases: list | None, comp=None) -> dict:
     return holder
 
 
+def student_readme(rubric: Rubric) -> str:
+    """The students' README, naming this assignment's files and classes."""
+    files = [f"`{f}`" for f in rubric.files]
+    names = [f"`{Path(f).name}`" for f in rubric.files]
+
+    def words(items: list[str]) -> str:
+        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+    text = (ASSETS / "student-README.md").read_text(encoding="utf-8")
+    return (text.replace("{assignment}", rubric.assignment).replace("{files}", words(files))
+            .replace("{names}", ", ".join(f"`{c.id}`" for c in rubric.components))
+            .replace("{uploads}", words(names)))
+
+
 def build_archive(rubric: Rubric, handout_dir: Path, dest: Path) -> Path:
     """A .tar.gz students unpack anywhere and run `make grade` in: the skeleton, the grader,
     the public rubric and the public vectors only."""
@@ -155,7 +169,7 @@ def build_archive(rubric: Rubric, handout_dir: Path, dest: Path) -> Path:
         {"files": {public: manifest["files"][public]}}, indent=2, sort_keys=True) + "\n").encode()
     files["Makefile"] = (ASSETS / "student.mk").read_bytes()
     files["grade.py"] = (ASSETS / "student-grade.py").read_bytes()
-    files["README.md"] = (ASSETS / "student-README.md").read_bytes()
+    files["README.md"] = student_readme(rubric).encode()
     files["requirements.txt"] = (ASSETS / "student-requirements.txt").read_bytes()
     dest.parent.mkdir(parents=True, exist_ok=True)
     top = dest.name.split(".")[0]

@@ -76,6 +76,9 @@ def test_student_archive_grades_the_skeleton_anywhere(tmp_path, homework):
     assert public_zero(homework) in done.stdout
     assert "hidden checks run when your submission is graded" in done.stdout
     assert done.stdout.count("not implemented yet") == len(homework.components)
+    readme = (top / "README.md").read_text()   # says which files to fill in, and --only
+    assert all(f"`{f}`" in readme for f in homework.files) and "--only" in readme
+    assert "{" not in readme
 
 
 def test_archive_is_reproducible(tmp_path):

@@ -33,7 +33,7 @@ def everything_shown(report) -> str:
 
 
 def handout_tree(root: Path, linear: str = LINEAR) -> Path:
-    shutil.copytree(REFERENCE, root / "mytorch")
+    shutil.copytree(REFERENCE, root / "mytorch", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "mytorch" / "nn" / "linear.py").write_text(linear)
     return root
 

@@ -26,7 +26,11 @@ def load(folder: Path, stem: str, tag: str):
     name = f"_toy_values_{tag}_{stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    before, sys.dont_write_bytecode = sys.dont_write_bytecode, True   # reference stays clean
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = before
     return module
 
 
@@ -276,7 +280,8 @@ print(json.dumps(out))
 
 
 def run_probe(folder: Path, code: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(folder)}
+    env = {**os.environ, "PYTHONPATH": str(folder),
+           "PYTHONDONTWRITEBYTECODE": "1"}   # no __pycache__ left in the reference
     done = subprocess.run([sys.executable, "-c", code], cwd=folder, env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
