@@ -238,6 +238,8 @@ def judge_values(check: Check, ctx: Context, case: str) -> Verdict:
     bad = [v for v in verdicts if not v.ok]
     if not bad:
         return Verdict(True, " ".join(v.message for v in verdicts if v.message))
+    if len(bad) == 1:
+        return bad[0]
     return Verdict(False, "; ".join(v.message.rstrip(".") for v in bad) + ".",
                    ran=all(v.ran for v in bad),
                    diagnosis=next((v.diagnosis for v in bad if v.diagnosis), None))
