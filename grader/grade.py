@@ -88,15 +88,12 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
 
     checked, runs, pos = [], [], 0
     for comp, plan in zip(rubric.components, plans):
-        mine = dict(zip(map(id, plan.units), results[pos:pos + len(plan.units)]))
+        comp_runs, probes, samples, forbidden = plan.split(results[pos:pos + len(plan.units)])
         pos += len(plan.units)
-        comp_runs = {u.case.name: mine[id(u)] for u in plan.cases}
         ctx = Context(comp, comp_runs, {c.name: verified[case_key(comp.id, c.name)]
                                         for c in comp.cases
                                         if case_key(comp.id, c.name) in verified},
-                      {u.case.name: mine[id(u)] for u in plan.probes},
-                      {u.param: mine[id(u)] for u in plan.inits},
-                      {key: mine[id(u)] for key, u in plan.forbidden.items()})
+                      probes, samples, forbidden)
         with np.errstate(all="ignore"):  # NaN and inf from student code are judged, not warned
             checked += [evaluate(check, ctx) for check in comp.checks]
         runs += [(comp, run) for run in comp_runs.values()]
@@ -129,6 +126,15 @@ class _Plan:
                           for ch in comp.checks if ch.kind == "forbidden" for case in ch.cases}
         self.units = [*self.cases, *self.probes, *self.inits, *self.forbidden.values()]
 
+    def split(self, results: list) -> tuple[dict, dict, dict, dict]:
+        """The results of ``units``, in their order, as the judges take them: runs and probes
+        by case, init samples by parameter, forbidden runs by (check, case)."""
+        it = iter(results)
+        runs = {u.case.name: next(it) for u in self.cases}
+        probes = {u.case.name: next(it) for u in self.probes}
+        samples = {u.param: next(it) for u in self.inits}
+        forbidden = {key: next(it) for key in self.forbidden}
+        return runs, probes, samples, forbidden
 
 
 def evaluate(check: Check, ctx: "Context") -> CheckResult:
@@ -185,13 +191,12 @@ def _crash_summary(failures: list[tuple[Component, CaseRun]]) -> tuple[str, str,
         p = run.failure
         groups.setdefault((comp.file, run.failed_stage, p.kind, p.type, p.where), []).append(
             (comp, run))
-    lines = []
+    lines, several = [], len({c.id for c, _ in failures}) > 1
     for g in groups.values():
         comp, run = g[0]
         text = messages.problem(run.failure, run.failed_stage, comp)
-        who = sorted({c.title for c, _ in g})
-        if len({c.id for c in (x for x, _ in failures)}) > 1:
-            text = f"{', '.join(who)}: {text}"
+        if several:   # say which classes it is about
+            text = f"{', '.join(sorted({c.title for c, _ in g}))}: {text}"
         cases = sorted({r.case.name for _, r in g})
         if run.failed_stage == "import":
             lines.append(text)

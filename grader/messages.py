@@ -15,14 +15,14 @@ def stage_words(stage: str) -> str:
     return STAGE_WORDS.get(stage, f"{stage}()")
 
 
-def problem(p: Problem, stage: str, rubric: Component) -> str:
+def problem(p: Problem, stage: str, comp: Component) -> str:
     """Why a step produced nothing, as one or two sentences (no traceback)."""
     what = stage_words(stage)
     if p.kind == "unusable":
         return p.message + "."
     if p.kind == "budget":
         return (f"your code took too long overall: {p.message} (limit "
-                f"{rubric.limits.total_seconds:g} s for the whole submission), so the checks "
+                f"{comp.limits.total_seconds:g} s for the whole submission), so the checks "
                 f"that had not run by then score 0.")
     if p.kind == "timeout":
         return f"{what} did not finish in time ({p.message}): an infinite loop, or far too slow."
@@ -31,13 +31,12 @@ def problem(p: Problem, stage: str, rubric: Component) -> str:
     if p.kind == "died":
         return f"the process running your code stopped during {what}: {_exit_words(p.exit_code)}."
     if stage == "import":
-        return _import_problem(p, rubric)
+        return _import_problem(p, comp)
     if stage == "construct" and p.type == "TypeError":
-        layer = rubric
-        return (f"{layer.cls}(...) raised TypeError: {p.message}. The grader constructs the layer "
-                f"as {layer.cls}({', '.join(layer.constructor)}).")
+        return (f"{comp.cls}(...) raised TypeError: {p.message}. The grader constructs the layer "
+                f"as {comp.cls}({', '.join(comp.constructor)}).")
     if p.type == "MemoryError":
-        return f"{what} ran out of memory (limit {rubric.limits.memory_mb} MB)."
+        return f"{what} ran out of memory (limit {comp.limits.memory_mb} MB)."
     if p.type == "SystemExit":
         return f"{what} called sys.exit({p.message}): never exit from a layer."
     where = f" ({p.where})" if p.where else ""
@@ -63,8 +62,7 @@ def short(p: Problem, stage: str) -> str:
     return f"{what} raised {p.type}"
 
 
-def _import_problem(p: Problem, rubric: Component) -> str:
-    layer = rubric
+def _import_problem(p: Problem, layer: Component) -> str:
     parts = layer.module.split(".")
     own = {".".join(parts[:i + 1]) for i in range(len(parts))}
     if p.type == "ModuleNotFoundError" and p.name in own:
