@@ -143,16 +143,12 @@ def diagnose_problem(ctx: "Context", problem: "Problem",
         text = f"{call.method}({', '.join(args)})"
         fix = (f"Write it as def {call.method}(self, {', '.join(call.inputs)})."
                if call.inputs else f"Write it as def {call.method}(self).")
-        if call.inputs and _NO_ARGUMENT.search(problem.message):
-            fix += (" A backward() that takes no argument and returns a derivative follows "
-                    "the previous handout; this one passes the upstream gradient in.")
         return hint(ctx, "signature", method=call.method, call=text, fix=fix)
     return None
 
 
 _ARGUMENTS = re.compile(r"positional argument|unexpected keyword argument|required "
                         r"(positional|keyword)")
-_NO_ARGUMENT = re.compile(r"takes 1 positional argument but \d+ were given")
 
 
 def _variant_mistake(ctx: "Context", case: str, name: str, got: np.ndarray) -> str | None:

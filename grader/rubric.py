@@ -56,11 +56,14 @@ def _parse_yaml(text: str, path: Path) -> Any:
         def construct_mapping(self, node, deep=False):
             seen = set()
             for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":   # `<<: *shared`: may be overridden
+                    continue
                 key = self.construct_object(key_node, deep=deep)
                 if key in seen:
                     raise GraderError(f"{path}: line {key_node.start_mark.line + 1}: "
                                       f"key {key!r} appears twice")
                 seen.add(key)
+            self.flatten_mapping(node)
             return super().construct_mapping(node, deep=deep)
 
     try:

@@ -356,3 +356,15 @@ def test_one_layer_rubrics_are_one_component(rubric):
     check ids stay unqualified."""
     assert [c.id for c in rubric.components] == ["linear"]
     assert "Z_values" in {c.id for c in rubric.checks}
+
+
+def test_shared_pieces_merge_and_a_repeated_key_is_still_refused(tmp_path):
+    """`<<: *shared` merges a mapping whose keys the component may override; a key written
+    twice in one mapping is still an error naming its line."""
+    path = tmp_path / "m.yaml"
+    path.write_text("a: &x {k: 1, m: 2}\nb:\n  <<: *x\n  k: 3\n")
+    assert rubric_mod._parse_yaml(path.read_text(), path) == {"a": {"k": 1, "m": 2},
+                                                              "b": {"k": 3, "m": 2}}
+    path.write_text("b:\n  j: 1\n  j: 2\n")
+    with pytest.raises(GraderError, match="line 3: key 'j' appears twice"):
+        rubric_mod._parse_yaml(path.read_text(), path)
