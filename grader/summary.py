@@ -250,22 +250,30 @@ def component_rates(reports: list[dict], rubric: Rubric,
                     checks: tuple[CheckRate, ...]) -> tuple[ComponentRate, ...]:
     """Per component, in assignment order: submissions with full marks on it (every check of
     a component worth no points passed), its mean subtotal, and its checks' pass rates."""
-    out = []
-    for comp in rubric.components:
-        ids = {c.id for c in comp.checks}
-        full, subtotals = 0, []
-        for report in reports:
-            mine = [c for c in report["checks"] if c["id"] in ids]
-            subtotal = round(sum(float(c["score"]) for c in mine), 4)
-            subtotals.append(subtotal)
+    owner = {c.id: c.component for c in rubric.checks}
+    full: Counter[str] = Counter()
+    subtotals: dict[str, list[float]] = {comp.id: [] for comp in rubric.components}
+    for report in reports:   # one pass: each report is read once, whatever the components
+        score: Counter[str] = Counter()
+        seen: Counter[str] = Counter()
+        passed: Counter[str] = Counter()
+        for c in report["checks"]:
+            comp = owner.get(c["id"])
+            if comp is not None:
+                score[comp] += float(c["score"])
+                seen[comp] += 1
+                passed[comp] += c["status"] == "passed"
+        for comp in rubric.components:
+            subtotal = round(score[comp.id], 4)
+            subtotals[comp.id].append(subtotal)
             if comp.max_score > 0:
-                full += _full(subtotal, comp.max_score)
-            else:
-                full += len(mine) == len(ids) and all(c["status"] == "passed" for c in mine)
-        out.append(ComponentRate(comp.id, comp.title, comp.max_score, full, len(reports),
-                                 statistics.fmean(subtotals) if subtotals else None,
-                                 tuple(c for c in checks if c.id in ids)))
-    return tuple(out)
+                full[comp.id] += _full(subtotal, comp.max_score)
+            else:   # worth no points: full when every one of its checks passed
+                full[comp.id] += passed[comp.id] == seen[comp.id] == len(comp.checks)
+    return tuple(ComponentRate(comp.id, comp.title, comp.max_score, full[comp.id], len(reports),
+                               statistics.fmean(subtotals[comp.id]) if reports else None,
+                               tuple(c for c in checks if c.component == comp.id))
+                 for comp in rubric.components)
 
 
 def mistake_counts(reports: list[dict], rubric: Rubric,
