@@ -9,7 +9,7 @@ from grader import expr
 from grader.assignment import (CHECK_KINDS, CONSISTENCY_KINDS, DRAWS, SCALAR, VISIBILITIES,
                                Call, Case, Check, Component, Draw, InitRule, Limits)
 from grader.errors import GraderError
-from grader.schema import Reader
+from grader.schema import Reader, flat
 
 COMPONENT_KEYS = ("id", "title", "file", "module", "class", "constructor", "constructor_kwargs",
                   "params", "calls", "gradients", "table", "init", "equations", "draw", "cases",
@@ -271,7 +271,7 @@ def _cases(top: Reader, items: Any, symbols: set[str], draws: tuple[tuple[str, D
            table: set[str]) -> tuple[Case, ...]:
     if not isinstance(items, list) or not items:
         top.fail("needs at least one case", "cases")
-    items = [c for item in items for c in (item if isinstance(item, list) else [item])]
+    items = flat(items)
     cases, seen = [], set()
     prefix = f"{top.where}.cases" if top.where else "cases"
     for i, item in enumerate(items):
@@ -309,9 +309,8 @@ def _checks(r: Reader, comp: Component, atol: float, rtol: float) -> tuple[Check
     names = dict(comp.table1)
     checks, seen = [], set()
     items = r.get("checks", list)
-    flat = [c for item in items for c in (item if isinstance(item, list) else [item])]
     prefix = f"{r.where}.checks" if r.where else "checks"
-    for i, item in enumerate(flat):
+    for i, item in enumerate(flat(items)):
         cr = Reader(item, f"{prefix}[{i}]", r.path)
         cr.allow("id", "kind", "target", "points", "title", "cases", "visibility", "atol",
                  "rtol", "forbid")

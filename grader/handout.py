@@ -15,6 +15,7 @@ from pathlib import Path
 
 from grader.errors import GraderError
 from grader.rubric import Rubric
+from grader.schema import flat
 from grader.vectors import FILES, MANIFEST
 
 BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION\s*$")
@@ -104,13 +105,8 @@ def student_rubric(rubric: Rubric) -> str:
     return header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, width=100)
 
 
-def _flat(items: list) -> list:
-    """A list whose items may be lists themselves (shared pieces spliced in), made flat."""
-    return [x for item in items for x in (item if isinstance(item, list) else [item])]
-
-
 def _public_cases(cases: list) -> list:
-    return [c for c in _flat(cases) if c.get("visibility", "public") == "public"]
+    return [c for c in flat(cases) if c.get("visibility", "public") == "public"]
 
 
 def _public_part(holder: dict, shared_cases: list | None, comp=None) -> dict:
@@ -122,7 +118,7 @@ def _public_part(holder: dict, shared_cases: list | None, comp=None) -> dict:
         holder["cases"] = cases
     public = {c["name"] for c in cases}
     kept = []
-    for check in _flat(holder["checks"]):
+    for check in flat(holder["checks"]):
         chosen = check.get("cases", "public")
         if chosen == "hidden" or check.get("visibility") == "hidden" or (
                 isinstance(chosen, list) and not set(chosen) <= public):

@@ -80,3 +80,9 @@ def _describe(value: Any) -> str:
     if value is None:
         return "nothing (null)"
     return f"{_TYPE_NAMES.get(type(value), type(value).__name__)} ({value!r})"[:120]
+
+
+def flat(items: list) -> list:
+    """A list whose items may be lists themselves (a shared piece spliced in with a YAML
+    anchor: ``[*activation_checks, {...}]``), made flat."""
+    return [x for item in items for x in (item if isinstance(item, list) else [item])]
