@@ -372,10 +372,8 @@ class Expanded(Sequence):
         report = self.reports[index]
         return {**report, "checks": [self._check(row) for row in report.get("checks", [])]}
 
-    def _check(self, row) -> dict:
-        if isinstance(row, dict):
-            return row
-        cid, score, status, mistakes = (list(row) + [None] * 4)[:4]
+    def _check(self, row: list) -> dict:
+        cid, score, status, mistakes = row
         meta = self.meta.get(cid) or {"title": cid, "visibility": "public", "max_score": 0,
                                       "component": cid.split(".", 1)[0] if "." in cid else ""}
         return {"id": cid, "score": score, "status": status, "mistakes": mistakes or [], **meta}
