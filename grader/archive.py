@@ -11,7 +11,7 @@ import functools
 import os
 import stat
 import struct
-from dataclasses import dataclass
+from grader.records import record
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable
 
@@ -25,7 +25,7 @@ NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # opening a pipe must not wait for a wr
 FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Bounds:
     """What a submission may hold at most (a zip bomb, or a header announcing millions of
     entries, stops at these)."""

@@ -1,10 +1,10 @@
 """What an assignment is, once read: its components (one student class each) with their calls,
 table of shapes, cases and checks, and the assignment they make up. grader.rubric reads and
-validates a rubric file into these frozen dataclasses."""
+validates a rubric file into these frozen records."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from grader.records import record, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ SCALAR = "scalar"
 DRAWS = ("normal", "one_hot", "integers")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Call:
     """One method of the component: what it takes, returns and must store on the object."""
     method: str
@@ -29,7 +29,7 @@ class Call:
     kwargs: tuple[tuple[str, Any], ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InitRule:
     """How a parameter must look after __init__: zeros, or drawn from a normal distribution."""
     kind: str                     # zeros | normal | any
@@ -38,7 +38,7 @@ class InitRule:
     dims: tuple[tuple[str, int], ...] = ()   # the (large) layer the statistics are measured on
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Draw:
     """How a case's input is drawn from its seed: normal(loc, scale), one-hot rows, or
     integers in [low, high] (which puts exact zeros and ties in the input)."""
@@ -49,7 +49,7 @@ class Draw:
     high: int = 0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Case:
     """One fixed-seed test case."""
     name: str
@@ -67,7 +67,7 @@ class Case:
         return dict(self.draws).get(name, Draw())
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Check:
     """One rubric row."""
     id: str
@@ -83,7 +83,7 @@ class Check:
     forbid: tuple[str, ...] = ()      # kind forbidden: dotted names of functions to refuse
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Limits:
     """Per-process limits for the child that runs student code."""
     call_seconds: float = 3.0
@@ -93,7 +93,7 @@ class Limits:
     total_seconds: float = 30.0   # wall time for the whole submission (enforced by the runner)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Component:
     """One student class: where it lives, how it is driven, and how it is judged."""
     id: str
@@ -180,7 +180,7 @@ class Component:
                 "mistakes": [self.mistakes_module, list(self.mistakes)]}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rubric:
     """A validated assignment: its components, and what they share."""
     path: Path

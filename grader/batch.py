@@ -17,7 +17,7 @@ import hashlib
 import io
 import json
 import os
-from dataclasses import dataclass
+from grader.records import record
 from pathlib import Path
 from typing import Iterable
 
@@ -32,7 +32,7 @@ STAFF_OUTPUT = "staff-output.txt"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Entry:
     """One submission of the batch: its id, where it is, and a signature of its content."""
     id: str
@@ -41,7 +41,7 @@ class Entry:
     name: str = ""       # the folder's or archive's own name, as the gradebook shows it
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Summary:
     """What a batch run did."""
     total: int

@@ -3,7 +3,7 @@
 Everything here runs in the parent on plain arrays re-created from bytes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from grader.records import record, field
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from grader.vectors import CaseVectors
 HIDDEN_NOTE = "Hidden check: expected values are not shown."
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Verdict:
     """The outcome of one check on one case."""
     ok: bool
@@ -28,7 +28,7 @@ class Verdict:
     diagnosis: Diagnosis | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Context:
     """What a check needs besides its own row."""
     comp: Component

@@ -2,7 +2,7 @@
 init rules, cases and checks, each validated with the key it came from named."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from grader.records import record, replace
 from typing import Any
 
 from grader import expr
@@ -16,7 +16,7 @@ COMPONENT_KEYS = ("id", "title", "file", "module", "class", "constructor", "cons
                   "checks", "mistakes", "hints", "points", "tolerance")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Shared:
     """What every component inherits from the top of the file."""
     atol: float

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from grader.records import record
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -66,7 +66,7 @@ DEFAULT_HINTS = {
 _MATMUL = re.compile(r"matmul|shapes .* not aligned|could not be broadcast|mismatch in its core")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Diagnosis:
     """A named mistake and the sentence that tells the student how to fix it."""
     mistake: str

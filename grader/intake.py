@@ -6,7 +6,7 @@ the layer's file where the handout puts it; when nothing can, the message says w
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from grader.records import record, replace
 from pathlib import Path, PurePosixPath
 
 from grader import archive, tree
@@ -18,7 +18,7 @@ SEARCH_ENTRIES = 20_000  # entries looked at, at most (a folder of any size cost
 SHOWN = 8                # files named in the message when nothing could be graded
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Found:
     """What a submission holds: a folder laid out like the handout, or handout files found by
     their names alone, and what else it holds (for the message when neither)."""

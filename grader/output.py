@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
+from grader.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Outputs:
     """What to produce for one report."""
     terminal: bool = True

@@ -3,7 +3,7 @@ backward calls, and forward calls on inputs moved along random directions (finit
 differences). Planned here and sent with the cases; judged in grader.consistency."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from grader.records import record, field
 
 import numpy as np
 
@@ -17,7 +17,7 @@ STEP = 1e-4             # central-difference step
 GRAD_RTOL = 1e-4        # a float64 layer agrees to ~1e-9; a wrong gradient is off by O(1)
 
 
-@dataclass
+@record
 class Probe:
     """What the extra calls on one case returned."""
     problem: Problem | None = None
@@ -47,7 +47,7 @@ def needs_probe(comp: Component) -> list[str]:
     return sorted({c for ch in comp.checks if ch.kind in PROBE_KINDS for c in ch.cases})
 
 
-@dataclass
+@record
 class ProbeUnit:
     """The extra calls on one case, run with the cases as part of one script."""
     comp: Component

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import sys
-from dataclasses import replace
+from grader.records import replace
 from functools import lru_cache
 from typing import TextIO
 

@@ -1,13 +1,13 @@
 """The one result object every output format is rendered from."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from grader.records import record, fields
 
 
 STATUSES = ("graded", "crashed", "not_importable", "rejected")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CheckResult:
     """One rubric row, judged."""
     id: str
@@ -40,7 +40,7 @@ class CheckResult:
         return cls(**fields)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Report:
     """A graded submission."""
     assignment: str
@@ -99,7 +99,7 @@ class Report:
         return cls(**fields)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Cause:
     """One likely mistake, said once, with the titles of the checks it explains."""
     mistake: str
@@ -107,7 +107,7 @@ class Cause:
     checks: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Section:
     """One component's part of a report."""
     id: str

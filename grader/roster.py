@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from grader.records import record
 from pathlib import Path
 
 from grader import archive
@@ -27,7 +27,7 @@ LATIN = {"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "
 MAX_NAME, MAX_ID = 120, 100   # the longest name kept as it is; what is kept of more
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Skipped:
     """An entry of the submissions folder that is not a submission, and why."""
     name: str

@@ -1,4 +1,4 @@
-"""The assignment as data: load rubric.yaml once, validate it up front, return dataclasses.
+"""The assignment as data: load rubric.yaml once, validate it up front, return records.
 
 An assignment is a list of components (one student class each: where it lives, how it is
 built and called, its table of shapes, cases, checks and named mistakes). A rubric written for
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from dataclasses import replace
+from grader.records import replace
 from pathlib import Path
 from typing import Any
 

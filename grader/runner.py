@@ -6,7 +6,7 @@ expected values and the observed values come from the very same sequence of call
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from grader.records import record, field
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -21,7 +21,7 @@ ECHO = "echo."     # inputs as they were after the call: "echo.forward.A"
 WARMUP = "warmup."  # a first forward input, so that a layer keeping a stale input shows it
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Observed:
     """One quantity as the submission produced it, or why it could not be obtained."""
     value: Value | None = None
@@ -29,7 +29,7 @@ class Observed:
     stage: str = ""
 
 
-@dataclass
+@record
 class CaseRun:
     """Everything observed while running one case."""
     case: Case
@@ -39,7 +39,7 @@ class CaseRun:
     failure: Problem | None = None
 
 
-@dataclass
+@record
 class Submission:
     """A handle that keeps one child per submission and replaces it when it dies."""
     zygote: Zygote
@@ -327,7 +327,7 @@ class Timeouts:
                 self.smallest = (_size(run.case), run)
 
 
-@dataclass
+@record
 class CaseUnit:
     """One case of one component: construct, read the initial parameters, set them, make
     each call in order (the first twice: a warm-up input, then the case's), reading what each
@@ -373,7 +373,7 @@ class CaseUnit:
         return run
 
 
-@dataclass
+@record
 class InitUnit:
     """A layer of the size an init rule names, built to measure a random init's statistics."""
     comp: Component

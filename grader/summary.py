@@ -9,7 +9,7 @@ import re
 import statistics
 import string
 from collections import Counter
-from dataclasses import dataclass
+from grader.records import record
 from typing import Iterable
 from urllib.parse import quote
 
@@ -30,7 +30,7 @@ CHART_WIDTH, CHART_HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 24, 56
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Bin:
     """One histogram bin: scores in [lo, hi); or, for the last bin (``full``), exactly
     max_score: full marks have a bar of their own."""
@@ -46,7 +46,7 @@ class Bin:
         return f"{_number(self.lo)}–{_number(self.hi)}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CheckRate:
     """How many submissions passed one check."""
     id: str
@@ -61,7 +61,7 @@ class CheckRate:
         return 100.0 * self.passed / self.total if self.total else 0.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ComponentRate:
     """One component across the class: how many submissions have full marks on it, its mean
     subtotal, and the pass rate of each of its checks."""
@@ -78,7 +78,7 @@ class ComponentRate:
         return 100.0 * self.full / self.total if self.total else 0.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MistakeCount:
     """A named mistake: in how many submissions, and in which checks (title, submissions)."""
     id: str
@@ -87,7 +87,7 @@ class MistakeCount:
     hint: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Row:
     """One submission, as the tables show it."""
     id: str
@@ -99,7 +99,7 @@ class Row:
     name: str = ""      # the folder's or archive's name, when the id is not simply that
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CauseGroup:
     """Submissions that did not grade cleanly for the same reason: the status and the summary
     sentence with its numbers and lists of cases elided, and the submissions."""
@@ -112,7 +112,7 @@ class CauseGroup:
         return len(self.rows)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SkipCount:
     """Entries of the submissions folder that are not submissions, for one reason."""
     reason: str
@@ -120,7 +120,7 @@ class SkipCount:
     names: str          # the first few, for display
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ClassSummary:
     """Everything the summary page shows about a set of reports."""
     assignment: str
@@ -143,7 +143,7 @@ class ClassSummary:
     unclean: tuple[CauseGroup, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Bar:
     """One histogram bar placed on the chart, with its count label above it."""
     x: float
@@ -157,7 +157,7 @@ class Bar:
     full: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Mark:
     """A line on the chart (a tick or grid line) and the text beside it."""
     x1: float
@@ -169,7 +169,7 @@ class Mark:
     text: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Chart:
     """The histogram as SVG coordinates: axes, bars, ticks and axis labels."""
     width: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from grader.records import record
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ MANIFEST = "manifest.json"
 FILES = {"public": "public.npz", "hidden": "hidden.npz"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CaseVectors:
     """Inputs and the reference's observations for one case (keys as in runner.Observed)."""
     inputs: dict[str, np.ndarray]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass
+from grader.records import record
 from pathlib import Path
 from typing import Iterator
 
@@ -19,7 +19,7 @@ from grader.rubric import Rubric
 UID_BASE = 61000
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Staged:
     """A submission ready to be graded: its root folder, or why it was refused."""
     name: str

@@ -8,7 +8,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from grader.records import record, field
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ ISOLATION = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Problem:
     """Why a request produced no value: the student's exception, or the child's fate."""
     kind: str                # exception | timeout | budget | died | corrupt
@@ -41,7 +41,7 @@ class Problem:
     exit_code: int | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reply:
     """The answer to one request: values, or a problem; plus what the student printed."""
     values: tuple[Value, ...] = ()
@@ -159,7 +159,7 @@ class Zygote:
                 pass
 
 
-@dataclass
+@record
 class Child:
     """One sandboxed process and its channel."""
     zygote: Zygote
@@ -317,7 +317,7 @@ class Child:
         return self.zygote.reap(self.pid)
 
 
-@dataclass
+@record
 class Budget:
     """A submission's total wall time, shared by every request and child it needs: code that
     sleeps just under each call's limit is stopped here and keeps what it earned so far. It

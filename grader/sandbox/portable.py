@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from grader.records import record
 from pathlib import Path
 
 import numpy as np
@@ -122,7 +122,7 @@ def _kill(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-@dataclass
+@record
 class PortableChild(Child):
     """A child over its standard pipes; reads and writes go through threads, with deadlines."""
     proc: subprocess.Popen | None = None

@@ -14,7 +14,7 @@ import re
 import select
 import struct
 import time
-from dataclasses import dataclass
+from grader.records import record
 from typing import Any
 
 import numpy as np
@@ -258,7 +258,7 @@ def parse_frame(data: bytes) -> tuple[dict, list[np.ndarray]]:
     return header, arrays
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Value:
     """What a child reported for one attribute or return value, re-created in the parent."""
     kind: str                  # array | number | none | sequence | other | missing
