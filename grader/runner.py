@@ -59,6 +59,7 @@ class Submission:
     _send_problem: Problem | None = field(default=None, repr=False)
     budget: Budget | None = field(default=None, repr=False)    # set when the first child starts
     import_problems: dict[str, Problem] = field(default_factory=dict)  # by component id
+    each: bool = False   # a child died with answers unsent: from then on, each is sent at once
 
     def limits(self) -> dict:
         lim = self.rubric.limits
@@ -120,7 +121,7 @@ class Submission:
         ``after_import``: behind an import not yet answered, written as far as the channel
         takes it now (the rest before the replies are read)."""
         return self.child.send_script(steps, self.budget.limit(self.rubric.limits.call_seconds),
-                                      early=after_import)
+                                      early=after_import, each=self.each)
 
     def read_replies(self, headers: list[dict], sent: Problem | None = None) -> list[Reply]:
         """A reply for each step of the script sent, up to the first that failed (see
@@ -299,6 +300,12 @@ def _run_in_order(sub: Submission, units: list[Unit],
         for k, (j, plan) in enumerate(zip(run, plans)):
             part = replies[pos:pos + len(plan)]
             pos += len(plan)
+            if part and part[-1].problem is not None and part[-1].problem.kind == "died" \
+                    and not sub.each:
+                # the child may have died later than this step, with answers not yet sent:
+                # run from here again, in a fresh child that sends each answer at once
+                sub.each, pending = True, run[k:]
+                break
             blocked = sub.import_problems.get(getattr(units[j], "key", ""))
             results[j] = units[j].finish([], blocked) if blocked else units[j].finish(part, None)
             if len(part) < len(plan) or (part and not part[-1].ok):

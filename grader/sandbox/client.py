@@ -228,14 +228,16 @@ class Child:
         return self._write(data, timeout)
 
     def send_script(self, steps: list[tuple[dict, list[np.ndarray]]], timeout: float,
-                    early: bool = False) -> Problem | None:
+                    early: bool = False, each: bool = False) -> Problem | None:
         """Send many requests as one: the child runs them in turn and answers each, up to the
         first that fails. A step marked "quiet" is answered only if it fails (the last step
-        always answers). ``early``: see ``send_early``."""
+        always answers). ``early``: see ``send_early``. ``each``: the child sends each answer
+        as soon as it has it (by default answers may wait a few milliseconds to go together,
+        and are lost if the child dies meanwhile)."""
         headers = [dict(h, n=len(a)) for h, a in steps]
         if headers:
             headers[-1].pop("quiet", None)
-        script = {"op": "script", "steps": headers}
+        script = {"op": "script", "steps": headers, **({"each": True} if each else {})}
         arrays = [a for _, arrs in steps for a in arrs]
         return self.send_early(script, arrays) if early else self.send(script, arrays, timeout)
 

@@ -43,27 +43,43 @@ def encode_frame(header: dict, arrays: list[np.ndarray] = ()) -> bytes:
     return b"".join([struct.pack(">I", len(head)), head, *(a.tobytes() for a in arrays)])
 
 
-def write_frame(fd: int, header: dict, arrays: list[np.ndarray] = ()) -> None:
-    """Write one whole frame to a file descriptor, each array straight from its memory (a
-    large reply costs no copy)."""
+def frame_parts(header: dict, arrays: list[np.ndarray] = (), copy: bool = False) -> list:
+    """One frame as the pieces to write: the length and header, then each array's bytes in C
+    order (views of the arrays' memory unless ``copy``: a frame kept to be sent later must not
+    change when its arrays do)."""
     arrays = [np.asarray(a) for a in arrays]
     header = dict(header, arrays=[[a.dtype.str, list(a.shape)] for a in arrays])
     head = json.dumps(header, allow_nan=True).encode()
-    parts = [memoryview(struct.pack(">I", len(head)) + head)]
-    for a in arrays:   # its bytes in C order, copied only if not already
-        parts.append(memoryview(np.ascontiguousarray(a.reshape(-1)).view(np.uint8)))
+    parts = [struct.pack(">I", len(head)) + head]
+    for a in arrays:
+        flat = np.ascontiguousarray(a.reshape(-1))
+        parts.append(flat.tobytes() if copy else memoryview(flat.view(np.uint8)))
+    return parts
+
+
+def write_parts(fd: int, parts: list) -> None:
+    """Write byte strings and byte views to a file descriptor, as few system calls as the
+    pipe allows (one, usually)."""
+    parts = [memoryview(p) for p in parts if len(p)]
     if not hasattr(os, "writev"):   # Windows: one write per part
         for data in parts:
             while data:
                 data = data[os.write(fd, data):]
         return
-    while parts:   # one system call for the whole frame, as far as the pipe takes it
-        done = os.writev(fd, parts[:64])
-        while parts and done >= len(parts[0]):
-            done -= len(parts[0])
-            parts.pop(0)
-        if parts and done:
-            parts[0] = parts[0][done:]
+    first = 0
+    while first < len(parts):
+        done = os.writev(fd, parts[first:first + 512])
+        while first < len(parts) and done >= len(parts[first]):
+            done -= len(parts[first])
+            first += 1
+        if done:
+            parts[first] = parts[first][done:]
+
+
+def write_frame(fd: int, header: dict, arrays: list[np.ndarray] = ()) -> None:
+    """Write one whole frame to a file descriptor, each array straight from its memory (a
+    large reply costs no copy)."""
+    write_parts(fd, frame_parts(header, arrays))
 
 
 NUMERIC = "biufc"   # the dtype kinds that travel: booleans, integers, floats, complex
