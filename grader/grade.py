@@ -113,11 +113,19 @@ class _Plan:
         watched = {c for ch in comp.checks if ch.kind == "mutation" for c in ch.cases}
         self.cases = [CaseUnit(comp, case, inputs[case.name], timeouts,
                                echo=case.name in watched) for case in needed]
-        self.probes: list = []
+        self.probes: list = []   # the probes that run on their own
+        self.probe_cases: list[str] = []
         if any(c.kind in PROBE_KINDS for c in comp.checks):
             from grader import probe
 
-            self.probes = probe.probe_units(comp, inputs)
+            by_case = {u.case.name: u for u in self.cases}
+            for unit in probe.probe_units(comp, inputs):
+                self.probe_cases.append(unit.case.name)
+                host = by_case.get(unit.case.name)
+                if host is not None:   # its calls continue the case's, in the same object
+                    unit.continued, host.probe = True, unit
+                else:
+                    self.probes.append(unit)
         random_init = sorted({t for c in comp.checks if c.kind == "init" for t in c.targets
                               if comp.init_rule(t).kind == "normal"})
         self.inits = [InitUnit(comp, p, dict(comp.init_rule(p).dims)) for p in random_init]
@@ -131,7 +139,10 @@ class _Plan:
         by case, init samples by parameter, forbidden runs by (check, case)."""
         it = iter(results)
         runs = {u.case.name: next(it) for u in self.cases}
-        probes = {u.case.name: next(it) for u in self.probes}
+        alone = {u.case.name: next(it) for u in self.probes}
+        hosted = {u.case.name: u.probed for u in self.cases if u.probe is not None}
+        probes = {name: alone[name] if name in alone else hosted[name]
+                  for name in self.probe_cases}
         samples = {u.param: next(it) for u in self.inits}
         forbidden = {key: next(it) for key in self.forbidden}
         return runs, probes, samples, forbidden

@@ -60,15 +60,23 @@ class ProbeUnit:
     def key(self) -> str:
         return self.comp.id
 
+    continued: bool = False   # runs on after the case's own calls, in the same object
+
     def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
-        steps, self.tags, self.directions = _plan(self.comp, self.case, self.inputs)
+        steps, self.tags, self.directions = _plan(self.comp, self.case, self.inputs,
+                                                  self.continued)
         return steps
 
-    def finish(self, replies: list[Reply], setup: Problem | None) -> Probe:
+    def finish(self, replies: list[Reply], setup: Problem | None,
+               first: Reply | None = None) -> Probe:
+        """The probe's result from its replies; ``first``: when it continued a case, the
+        case's own backward reply (the first backward call of the probe)."""
         if setup is not None:
             return Probe(setup, "import")
         comp = self.comp
         out = Probe()
+        if first is not None:
+            replies = [first, *replies]
         backward_keys = [comp.backward.output, *comp.backward.stores]
         losses: dict[str, list[float]] = {}
         upstream = comp.backward.inputs   # L = sum(output * G); a scalar output is L itself
@@ -104,25 +112,30 @@ def probe_units(comp: Component, inputs: dict[str, dict[str, np.ndarray]]) -> li
     return [ProbeUnit(comp, comp.case(name), inputs[name]) for name in needs_probe(comp)]
 
 
-def _plan(comp: Component, case: Case, inputs: dict[str, np.ndarray]) -> tuple[list, list, dict]:
+def _plan(comp: Component, case: Case, inputs: dict[str, np.ndarray],
+          continued: bool = False) -> tuple[list, list, dict]:
     """The probe's requests, for each a tag saying what its reply is, and the random
-    directions of the finite differences."""
+    directions of the finite differences. ``continued``: the case's own calls ran just
+    before in the same object, its backward call being the probe's first (so the steps
+    start at the second backward call; the first tag is the case's)."""
     from grader.runner import call_step, construct_step
 
     quiet = {"quiet": True}   # answered only if it fails: nothing is read from these
-    steps = [(construct_step(comp, case, **quiet), [])]
-    tags = [("setup", "construct")]
-    for name in comp.params:
-        steps.append(({"op": "set", "name": name, **quiet}, [inputs[name]]))
-        tags.append(("setup", "set"))
+    steps: list = []
+    tags: list = [("backward", "first")] if continued else [("setup", "construct")]
     fwd, bwd = comp.forward, comp.backward
     fwd_args = [inputs[n] for n in fwd.inputs]
-    steps.append((call_step(fwd, **quiet), fwd_args))
-    tags.append(("setup", fwd.method))
+    if not continued:
+        steps.append((construct_step(comp, case, **quiet), []))
+        for name in comp.params:
+            steps.append(({"op": "set", "name": name, **quiet}, [inputs[name]]))
+            tags.append(("setup", "set"))
+        steps.append((call_step(fwd, **quiet), fwd_args))
+        tags.append(("setup", fwd.method))
     upstream = [inputs[n] for n in bwd.inputs]
     scales = (("first", 1.0), ("again", 1.0), ("zero", 0.0), ("double", 2.0)) if upstream \
         else (("first", 1.0), ("again", 1.0))   # without an upstream gradient: no linearity
-    for key, scale in scales:
+    for key, scale in scales[1:] if continued else scales:
         steps.append((call_step(bwd, get=list(bwd.stores)), [scale * g for g in upstream]))
         tags.append(("backward", key))
     directions: dict[str, list[np.ndarray]] = {}

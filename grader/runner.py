@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from grader.records import record, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -249,14 +249,20 @@ def answer_spans(headers: list[dict], hidden: list[bool]) -> list[bool]:
 def run_units(sub: Submission, units: list[Unit],
               meanwhile: Callable[[], None] | None = None) -> list[object]:
     """Run every unit's requests, the units that touch no hidden case first (so that nothing
-    the student's code prints, raises or returns for a public case can carry hidden data);
-    results in the order of ``units``."""
-    order = sorted(range(len(units)), key=lambda k: touches_hidden(units[k]))
+    the student's code prints, raises or returns for a public case can carry hidden data),
+    and among those the cases a probe continues last; results in the order of ``units``."""
+    order = sorted(range(len(units)), key=lambda k: (touches_hidden(units[k]), _probed(units[k])))
     results = _run_in_order(sub, [units[k] for k in order], meanwhile)
     out: list[object] = [None] * len(units)
     for k, result in zip(order, results):
         out[k] = result
     return out
+
+
+def _probed(unit: Unit) -> bool:
+    """A case that a probe continues runs after the other public ones: code that runs out of
+    time is stopped in the checks worth no points, not in a case's own values."""
+    return getattr(unit, "probe", None) is not None
 
 
 def _run_in_order(sub: Submission, units: list[Unit],
@@ -347,6 +353,10 @@ class CaseUnit:
     steps: list[tuple] = field(default_factory=list)
     forbid: tuple[str, ...] = ()       # functions that raise during every step
     echo: bool = True                  # inputs sent back after each call (for a mutation check)
+    probe: Any = None                  # a probe.ProbeUnit that runs on in the same object
+    probed: Any = None                 # its result (a probe.Probe), once finished
+    _probe_steps: int = 0
+    _last_reply: Reply | None = None
 
     @property
     def key(self) -> str:
@@ -361,9 +371,18 @@ class CaseUnit:
         if self.forbid:
             return [(dict(header, forbid=list(self.forbid)), arrays)
                     for _, _, header, arrays in self.steps]
-        return [(header, arrays) for _, _, header, arrays in self.steps]
+        planned = [(header, arrays) for _, _, header, arrays in self.steps]
+        extra = self.probe.plan() if self.probe is not None and self.skip is None else []
+        self._probe_steps = len(extra)
+        return planned + extra
 
     def finish(self, replies: list[Reply], setup: Problem | None) -> CaseRun:
+        run = self._finish(replies[:len(self.steps)], setup)
+        if self.probe is not None:
+            self.probed = self._finish_probe(run, replies[len(self.steps):], setup)
+        return run
+
+    def _finish(self, replies: list[Reply], setup: Problem | None) -> CaseRun:
         run = CaseRun(self.case, self.inputs)
         if setup is not None:  # a module that does not import fails every case the same way
             return _fail(run, self.comp, setup, "import", "init")
@@ -373,11 +392,24 @@ class CaseUnit:
                                          _first_missing(self.comp, stage)))
                 return run
             _record(run, self.comp, stage, what, reply)
+            self._last_reply = reply
         if self.skip is not None:
             stage = self.skip.failed_stage
             return _fail(run, self.comp, self.skip.failure, stage,
                          _first_missing(self.comp, stage))
         return run
+
+    def _finish_probe(self, run: CaseRun, replies: list[Reply], setup: Problem | None):
+        """The probe's result: from its own replies, the case's backward reply being its
+        first; or, when the case's own calls did not all run, why not."""
+        from grader.probe import Probe
+
+        if setup is not None:
+            return Probe(setup, "import")
+        if run.failure is not None:
+            return Probe(run.failure, run.failed_stage or "probe")
+        first = self._last_reply
+        return self.probe.finish(replies, None, first=first)
 
 
 @record
