@@ -8,6 +8,7 @@ explains (a transpose, a factor, a lost axis) need no variant here.
 import numpy as np
 
 from mytorch.nn.activation import GELU, ReLU, Sigmoid, Softmax
+from mytorch.nn.batchnorm import BatchNorm1d
 from mytorch.nn.linear import Linear
 from mytorch.nn.loss import CrossEntropyLoss, MSELoss
 
@@ -220,3 +221,136 @@ class linear_previous_handout(Linear):
         self.dLdW = self.dLdW / self.N
         self.dLdb = self.dLdb / self.N
         return dLdA
+
+
+# ---- batch normalization (mytorch/nn/batchnorm.py) ----
+
+def _bn_dLdZ_terms(bn, dLdBZ):
+    """The reference dLdZ's three terms: straight through NZ, through V, through M."""
+    Zc = bn.Z - bn.M
+    inv_std = (bn.V + bn.eps) ** -0.5
+    dLdNZ = dLdBZ * bn.BW
+    dLdV = -0.5 * np.sum(dLdNZ * Zc * inv_std ** 3, axis=0, keepdims=True)
+    dNZdM = -inv_std - 0.5 * Zc * inv_std ** 3 * (-2 / bn.N * np.sum(Zc, axis=0, keepdims=True))
+    dLdM = np.sum(dLdNZ * dNZdM, axis=0, keepdims=True)
+    return dLdNZ * inv_std, dLdV * (2 / bn.N) * Zc, dLdM / bn.N
+
+
+class bn_grad_flat(BatchNorm1d):
+    """dLdBW and dLdBb have shape (C,) (summed without keepdims) instead of (1, C)."""
+
+    def backward(self, dLdBZ):
+        dLdZ = super().backward(dLdBZ)
+        self.dLdBW = self.dLdBW.reshape(-1)
+        self.dLdBb = self.dLdBb.reshape(-1)
+        return dLdZ
+
+
+class bn_grads_swapped(BatchNorm1d):
+    """dLdBW and dLdBb swapped: dLdBW = sum of dLdBZ, dLdBb = sum of dLdBZ * NZ."""
+
+    def backward(self, dLdBZ):
+        dLdZ = super().backward(dLdBZ)
+        self.dLdBW, self.dLdBb = self.dLdBb, self.dLdBW
+        return dLdZ
+
+
+class bn_grad_sum_no_axis(BatchNorm1d):
+    """dLdBW and dLdBb summed over every entry (two scalars), not over the batch axis."""
+
+    def backward(self, dLdBZ):
+        dLdZ = super().backward(dLdBZ)
+        self.dLdBW = np.sum(dLdBZ * self.NZ)
+        self.dLdBb = np.sum(dLdBZ)
+        return dLdZ
+
+
+class bn_eval_batch_stats(BatchNorm1d):
+    """eval mode normalises with the batch's own mean and variance instead of the running ones."""
+
+    def forward(self, Z, eval=False):
+        if not eval:
+            return super().forward(Z)
+        running = self.running_M, self.running_V
+        BZ = super().forward(Z)                       # the training computation ...
+        self.running_M, self.running_V = running      # ... without its running update
+        return BZ
+
+
+class bn_eval_raw(BatchNorm1d):
+    """eval mode skips the normalisation: BZ = BW * Z + Bb (right only for a fresh layer)."""
+
+    def forward(self, Z, eval=False):
+        if not eval:
+            return super().forward(Z)
+        super().forward(Z, eval=True)
+        self.NZ = Z
+        self.BZ = self.BW * Z + self.Bb
+        return self.BZ
+
+
+class bn_eps_outside_sqrt(BatchNorm1d):
+    """NZ = (Z - M) / (sqrt(V) + eps), in training and eval mode: wrong where V is near 0."""
+
+    def forward(self, Z, eval=False):
+        super().forward(Z, eval)
+        M, V = (self.running_M, self.running_V) if eval else (self.M, self.V)
+        self.NZ = (Z - M) / (np.sqrt(V) + self.eps)
+        self.BZ = self.BW * self.NZ + self.Bb
+        return self.BZ
+
+
+class bn_unbiased_var(BatchNorm1d):
+    """V is the unbiased variance (divided by N - 1), in NZ, the running variance and backward."""
+
+    def forward(self, Z, eval=False):
+        old_V = self.running_V
+        super().forward(Z, eval)
+        self.V = np.var(Z, axis=0, ddof=1, keepdims=True)
+        if not eval:
+            self.NZ = (Z - self.M) / np.sqrt(self.V + self.eps)
+            self.BZ = self.BW * self.NZ + self.Bb
+            self.running_V = self.alpha * old_V + (1 - self.alpha) * self.V
+        return self.BZ
+
+
+class bn_alpha_swapped(BatchNorm1d):
+    """Running averages weighted the wrong way: running = (1 - alpha) running + alpha M, V alike."""
+
+    def forward(self, Z, eval=False):
+        old_M, old_V = self.running_M, self.running_V
+        BZ = super().forward(Z, eval)
+        if not eval:
+            a = self.alpha
+            self.running_M = (1 - a) * old_M + a * self.M
+            self.running_V = (1 - a) * old_V + a * self.V
+        return BZ
+
+
+class bn_no_history(BatchNorm1d):
+    """Running averages drop their history: running_M = (1 - alpha) M, running_V = (1 - alpha) V."""
+
+    def forward(self, Z, eval=False):
+        BZ = super().forward(Z, eval)
+        if not eval:
+            self.running_M = (1 - self.alpha) * self.M
+            self.running_V = (1 - self.alpha) * self.V
+        return BZ
+
+
+class bn_dLdZ_no_mean_term(BatchNorm1d):
+    """backward leaves out the path through the mean: dLdZ has no dLdM / N term."""
+
+    def backward(self, dLdBZ):
+        super().backward(dLdBZ)
+        direct, through_V, _ = _bn_dLdZ_terms(self, dLdBZ)
+        return direct + through_V
+
+
+class bn_dLdZ_no_var_term(BatchNorm1d):
+    """backward leaves out the path through the variance: dLdZ has no dLdV (2/N)(Z - M) term."""
+
+    def backward(self, dLdBZ):
+        super().backward(dLdBZ)
+        direct, _, through_M = _bn_dLdZ_terms(self, dLdBZ)
+        return direct + through_M
