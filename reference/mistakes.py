@@ -11,6 +11,7 @@ from mytorch.nn.activation import GELU, ReLU, Sigmoid, Softmax
 from mytorch.nn.batchnorm import BatchNorm1d
 from mytorch.nn.linear import Linear
 from mytorch.nn.loss import CrossEntropyLoss, MSELoss
+from mytorch.optim.sgd import SGD
 
 
 class bias_missing(Linear):
@@ -354,3 +355,70 @@ class bn_dLdZ_no_var_term(BatchNorm1d):
         super().backward(dLdBZ)
         direct, _, through_M = _bn_dLdZ_terms(self, dLdBZ)
         return direct + through_M
+
+
+# ---- SGD (mytorch/optim/sgd.py) ----
+
+class sgd_assigns(SGD):
+    """Without momentum, the update assigns instead of stepping: W = lr dLdW, b = lr dLdb."""
+
+    def step(self):
+        if self.mu != 0:
+            return super().step()
+        for layer in self.l:
+            layer.W = self.lr * layer.dLdW
+            layer.b = self.lr * layer.dLdb
+
+
+class sgd_momentum_no_history(SGD):
+    """With momentum, the velocity forgets its history: v_W = mu dLdW, v_b = mu dLdb."""
+
+    def step(self):
+        if self.mu == 0:
+            return super().step()
+        for i, layer in enumerate(self.l):
+            self.v_W[i] = self.mu * layer.dLdW
+            self.v_b[i] = self.mu * layer.dLdb
+            layer.W = layer.W - self.lr * self.v_W[i]
+            layer.b = layer.b - self.lr * self.v_b[i]
+
+
+class sgd_shared_velocity(SGD):
+    """With momentum, one velocity (v_W[0], v_b[0]) is carried through every layer in turn."""
+
+    def step(self):
+        if self.mu == 0:
+            return super().step()
+        for layer in self.l:
+            self.v_W[0] = self.mu * self.v_W[0] + layer.dLdW
+            self.v_b[0] = self.mu * self.v_b[0] + layer.dLdb
+            layer.W = layer.W - self.lr * self.v_W[0]
+            layer.b = layer.b - self.lr * self.v_b[0]
+
+
+class sgd_bias_velocity_from_dLdW(SGD):
+    """With momentum, the bias velocity is fed from the weights' gradient: v_b = mu v_b + dLdW."""
+
+    def step(self):
+        if self.mu == 0:
+            return super().step()
+        for i, layer in enumerate(self.l):
+            self.v_W[i] = self.mu * self.v_W[i] + layer.dLdW
+            self.v_b[i] = self.mu * self.v_b[i] + layer.dLdW
+            layer.W = layer.W - self.lr * self.v_W[i]
+            layer.b = layer.b - self.lr * self.v_b[i]
+
+
+class sgd_no_lr(SGD):
+    """The learning rate is left out: W -= dLdW without momentum, W -= v_W with it (b alike)."""
+
+    def step(self):
+        for i, layer in enumerate(self.l):
+            if self.mu == 0:
+                layer.W = layer.W - layer.dLdW
+                layer.b = layer.b - layer.dLdb
+            else:
+                self.v_W[i] = self.mu * self.v_W[i] + layer.dLdW
+                self.v_b[i] = self.mu * self.v_b[i] + layer.dLdb
+                layer.W = layer.W - self.v_W[i]
+                layer.b = layer.b - self.v_b[i]
