@@ -7,6 +7,7 @@ explains (a transpose, a factor, a lost axis) need no variant here.
 """
 import numpy as np
 
+from models.mlp import MLP0, MLP1, MLP4
 from mytorch.nn.activation import GELU, ReLU, Sigmoid, Softmax
 from mytorch.nn.batchnorm import BatchNorm1d
 from mytorch.nn.linear import Linear
@@ -422,3 +423,120 @@ class sgd_no_lr(SGD):
                 self.v_b[i] = self.mu * self.v_b[i] + layer.dLdb
                 layer.W = layer.W - self.v_W[i]
                 layer.b = layer.b - self.v_b[i]
+
+
+# ---- MLPs (models/mlp.py) ----
+
+def _activations_first(layers):
+    """[Linear, ReLU, Linear, ReLU, ...] -> [ReLU, Linear, ReLU, Linear, ...]."""
+    return [x for i in range(0, len(layers), 2) for x in (layers[i + 1], layers[i])]
+
+
+class mlp0_missing_last_activation(MLP0):
+    """layers lacks the final ReLU ([Linear(2, 3)]): the output A1 is Z0."""
+
+    def __init__(self, debug=False):
+        super().__init__(debug)
+        self.layers = self.layers[:-1]
+
+    def forward(self, A0):
+        Z0 = self.layers[0].forward(A0)
+        if self.debug:
+            self.Z0 = self.A1 = Z0
+        return Z0
+
+    def backward(self, dLdA1):
+        dLdZ0 = dLdA1
+        dLdA0 = self.layers[0].backward(dLdZ0)
+        if self.debug:
+            self.dLdZ0 = dLdZ0
+            self.dLdA0 = dLdA0
+        return dLdA0
+
+
+class mlp1_missing_last_activation(MLP1):
+    """layers lacks the final ReLU ([Linear, ReLU, Linear]): the output A2 is Z1."""
+
+    def __init__(self, debug=False):
+        super().__init__(debug)
+        self.layers = self.layers[:-1]
+
+    def forward(self, A0):
+        Z0 = self.layers[0].forward(A0)
+        A1 = self.layers[1].forward(Z0)
+        Z1 = self.layers[2].forward(A1)
+        if self.debug:
+            self.Z0, self.A1, self.Z1, self.A2 = Z0, A1, Z1, Z1
+        return Z1
+
+    def backward(self, dLdA2):
+        dLdZ1 = dLdA2
+        dLdA1 = self.layers[2].backward(dLdZ1)
+        dLdZ0 = self.layers[1].backward(dLdA1)
+        dLdA0 = self.layers[0].backward(dLdZ0)
+        if self.debug:
+            self.dLdZ1, self.dLdA1, self.dLdZ0, self.dLdA0 = dLdZ1, dLdA1, dLdZ0, dLdA0
+        return dLdA0
+
+
+class mlp4_missing_last_activation(MLP4):
+    """layers lacks the final ReLU (nine entries): the output is Z4; the debug lists end at Z4."""
+
+    def __init__(self, debug=False):
+        super().__init__(debug)
+        self.layers = self.layers[:-1]
+
+
+class mlp4_debug_lists_reversed(MLP4):
+    """self.dLdA is in backward order, [dLdA5, dLdZ4, ..., dLdA0] (appended going back)."""
+
+    def backward(self, dLdA):
+        dLdA0 = super().backward(dLdA)
+        if self.debug:
+            self.dLdA = self.dLdA[::-1]
+        return dLdA0
+
+
+class mlp0_no_debug_argument(MLP0):
+    """The constructor takes no debug argument: MLP0(debug=True) is a TypeError."""
+
+    def __init__(self):
+        super().__init__()
+
+
+class mlp1_no_debug_argument(MLP1):
+    """The constructor takes no debug argument: MLP1(debug=True) is a TypeError."""
+
+    def __init__(self):
+        super().__init__()
+
+
+class mlp4_no_debug_argument(MLP4):
+    """The constructor takes no debug argument: MLP4(debug=True) is a TypeError."""
+
+    def __init__(self):
+        super().__init__()
+
+
+class mlp0_layers_wrong_order(MLP0):
+    """The ReLU comes before the Linear layer: layers = [ReLU(), Linear(2, 3)]."""
+
+    def __init__(self, debug=False):
+        super().__init__(debug)
+        self.layers = _activations_first(self.layers)
+
+
+class mlp1_layers_wrong_order(MLP1):
+    """Each ReLU comes before its Linear layer: [ReLU, Linear(2, 3), ReLU, Linear(3, 2)]."""
+
+    def __init__(self, debug=False):
+        super().__init__(debug)
+        self.layers = _activations_first(self.layers)
+
+
+class mlp4_layers_wrong_order(MLP4):
+    """Each ReLU comes before its Linear layer: [ReLU, Linear(2, 4), ReLU, Linear(4, 8), ...]."""
+
+    def __init__(self, debug=False):
+        super().__init__(debug)
+        self.layers = _activations_first(self.layers)
