@@ -1,0 +1,1 @@
+"""models: networks built from mytorch layers (the MLPs in models.mlp)."""

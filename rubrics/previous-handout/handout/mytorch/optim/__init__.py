@@ -1,0 +1,1 @@
+"""mytorch.optim: optimizers (SGD in mytorch.optim.sgd)."""

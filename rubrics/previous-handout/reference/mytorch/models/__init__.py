@@ -1,0 +1,1 @@
+"""mytorch.models: networks built from mytorch layers (the MLPs in mytorch.models.mlp)."""
