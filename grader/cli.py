@@ -88,15 +88,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
     renderer = Renderer() if forks else None
     report, rub = None, None
     try:
-        from grader.sandbox.backend import open_sandbox
+        from grader.sandbox.backend import start_sandbox
 
-        mark("numpy imported")
-        sandbox = open_sandbox()  # before anything secret is loaded into this process
-        mark("sandbox opened")
+        starting = start_sandbox()  # before anything secret is loaded into this process
+        mark("sandbox started")
         try:
-            report, rub = _grade_one(args, sandbox)
+            report, rub = _grade_one(args, starting.open())
         finally:
-            sandbox.close(wait=False)  # this process exits next; the server follows on its own
+            starting.close(wait=False)  # this process exits next; the server follows on its own
     finally:
         if renderer is not None and report is None:
             renderer.cancel()
@@ -121,20 +120,19 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _grade_one(args: argparse.Namespace, sandbox):
-    from grader import rubric, vectors
-    from grader.grade import grade_path
-
-    rub = rubric.load(args.rubric)
+    from grader import rubric, vectors, workspace
+    from grader.grade import grade_lease
     from grader.trace import mark
 
+    rub = rubric.load(args.rubric)
     mark("rubric loaded")
     if args.only:
         rub = rub.only([n for n in args.only.split(",") if n.strip()])
     if not args.submission.exists():
         raise GraderError(f"{args.submission}: no such folder or archive")
-    vecs = vectors.VectorSet(rub)
     try:
-        return grade_path(args.submission, rub, vecs, sandbox), rub
+        with workspace.staging(args.submission, rub) as lease:
+            return grade_lease(lease, rub, vectors.VectorSet(rub), sandbox), rub
     except GraderError:
         raise
     except Exception as exc:  # a grader bug a submission set off: still that submission's result

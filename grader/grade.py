@@ -27,35 +27,21 @@ def grade_path(path: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | Vec
     in a scratch folder removed afterwards), then grade it; a refused one gets a 0 report."""
     from grader import workspace
 
-    with workspace.uid_lease() as uid:
-        return _grade_staged(path, rubric, vectors, zygote, uid, hide, name)
+    with workspace.staging(path, rubric) as lease:
+        return grade_lease(lease, rubric, vectors, zygote, hide, name)
 
 
-def _grade_staged(path: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSet,
-                  zygote: Zygote,
-                  uid: int | None, hide: tuple[Path, ...], name: str | None) -> Report:
-    import sys
-    import tempfile
-
-    from grader import tree, workspace
+def grade_lease(lease, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSet,
+                zygote: Zygote, hide: tuple[Path, ...] = (), name: str | None = None) -> Report:
+    """Grade a submission staged by ``workspace.staging``."""
+    from grader import workspace
     from grader.report import rejected
 
-    # always a scratch folder: an archive is extracted there, a lone file put where the
-    # handout puts it, and as root every submission is copied there for its sandbox user
-    scratch = Path(tempfile.mkdtemp(prefix="grader-", dir=workspace.scratch_dir()))
-    try:
-        staged = workspace.stage(path, scratch, rubric, uid)
-        mark("staged")
-        if staged.root is None:
-            return rejected(rubric, name or staged.name, staged.refused)
-        return grade(staged.root, rubric, vectors, zygote, name=name or staged.name, uid=uid,
-                     hide=workspace.secret_paths(rubric, hide))
-    finally:
-        # whatever the student's code left there (folders thousands deep, folders chmod 000):
-        # removed as far as possible, and never an exception in place of the result
-        left = tree.remove_tree(scratch)
-        if left:
-            print(f"grader: note: {left} entries left in {scratch}", file=sys.stderr)
+    staged = lease.staged
+    if staged.root is None:
+        return rejected(rubric, name or staged.name, staged.refused)
+    return grade(staged.root, rubric, vectors, zygote, name=name or staged.name, uid=lease.uid,
+                 hide=workspace.secret_paths(rubric, hide))
 
 
 def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSet, zygote: Zygote,

@@ -155,6 +155,41 @@ def open_to_others(path: str) -> bool:
     return reachable_by_others(os.path.dirname(real)) and mode & need == need
 
 
+@record
+class Lease:
+    """A submission staged for grading: where it is, under which sandbox uid, and the scratch
+    folder to remove afterwards."""
+    staged: Staged
+    uid: int | None
+    scratch: Path
+
+
+@contextlib.contextmanager
+def staging(path: Path, rubric: Rubric) -> Iterator[Lease]:
+    """Stage a submission folder or archive for grading (as root: for a sandbox user of its
+    own, in a scratch folder); the scratch folder is removed afterwards, as far as possible,
+    whatever the student's code left there. Needs no numpy: it can run while the fork server
+    is still importing it."""
+    import tempfile
+
+    from grader.trace import mark
+
+    with uid_lease() as uid:
+        # always a scratch folder: an archive is extracted there, a lone file put where the
+        # handout puts it, and as root every submission is copied there for its sandbox user
+        scratch = Path(tempfile.mkdtemp(prefix="grader-", dir=scratch_dir()))
+        try:
+            staged = stage(path, scratch, rubric, uid)
+            mark("staged")
+            yield Lease(staged, uid, scratch)
+        finally:
+            # folders thousands deep, folders chmod 000: removed as far as possible, and
+            # never an exception in place of the result
+            left = tree.remove_tree(scratch)
+            if left:
+                print(f"grader: note: {left} entries left in {scratch}", file=sys.stderr)
+
+
 def stage(src: Path, scratch: Path, rubric: Rubric, uid: int | None) -> Staged:
     """Make ``src`` (a folder, an archive, or the one file a student edits) a folder laid out
     like the handout, or say why it cannot be.

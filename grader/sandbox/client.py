@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.sandbox import protocol
+from grader.sandbox import protocol, server
 from grader.sandbox.protocol import Value
 
 MAX_REPLY_BYTES = 256 << 20
@@ -63,42 +63,20 @@ class Zygote:
 
     name = "linux"
 
-    def __init__(self, narrow: bool | None = None) -> None:
+    def __init__(self, narrow: bool | None = None, started: "server.Started | None" = None) -> None:
         """``narrow``: children will run as sandbox users, so the server first narrows what
         they can see (default: when running as root). The vector generator, which runs the
-        trusted reference as this user, passes False."""
+        trusted reference as this user, passes False. ``started``: a server already started
+        (by ``server.start``, before this process imported numpy)."""
         self._lock = threading.Lock()
-        self.narrow = os.geteuid() == 0 if narrow is None else narrow
-        if self.narrow:  # scratch folders in memory, shared with the server forked next
-            from grader import workspace
+        self._adopt(started or server.start(narrow))
 
-            workspace.private_scratch()
-        self._start(fork=threading.active_count() == 1)
+    def _adopt(self, started: "server.Started") -> None:
+        self.narrow, self.pid, self.sock = started.narrow, started.pid, started.sock
+        self.process = started.process
 
     def _start(self, fork: bool) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        if fork:
-            pid = os.fork()
-            if pid == 0:  # keep only the socket: no pipe of this process may leak to children
-                keep = theirs.fileno()
-                os.closerange(3, keep)
-                os.closerange(keep + 1, 1 << 16)
-                from grader.sandbox import zygote
-                zygote.serve(theirs, self.narrow)
-            self.process = None
-        else:  # a fresh interpreter: clean by construction, whatever this process holds
-            import subprocess
-
-            home = str(Path(__file__).resolve().parents[2])
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-                [home] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno()),
-                 *(["narrow"] if self.narrow else [])],
-                pass_fds=[theirs.fileno()], env=env, cwd=home)
-            pid = self.process.pid
-        theirs.close()
-        self.pid, self.sock = pid, ours
+        self._adopt(server.launch(self.narrow, fork))
 
     def _ask(self, msg: dict, want_fds: int = 0) -> tuple[dict, list[int]]:
         with self._lock:
