@@ -66,6 +66,7 @@ class Starting:
                 from grader.sandbox.client import Zygote
 
                 self.sandbox = Zygote(started=self.started)
+                self.sandbox.more = self.prestart
             else:
                 from grader.sandbox.portable import PortableSandbox
 

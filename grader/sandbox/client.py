@@ -102,6 +102,7 @@ class Zygote:
             pass
 
     view: bool | None = None   # did the server get its narrow view (known after a spawn)
+    more = False   # many children will be asked for (a batch): the server forks each ahead
 
     def isolation(self) -> str:
         """What student code is kept from: "full view", "permissions only" or "same user"."""
@@ -116,7 +117,8 @@ class Zygote:
     def spawn(self, root: Path, limits: dict, uid: int | None = None) -> "Child":
         """Fork a sandboxed child, then tell it (not the server, which forks every child and
         so must never hold a submission's path) where the student code is."""
-        reply, fds = self._ask({"op": "spawn", "limits": limits, "uid": uid}, want_fds=2)
+        reply, fds = self._ask({"op": "spawn", "limits": limits, "uid": uid, "more": self.more},
+                               want_fds=2)
         self.view = bool(reply.get("view"))
         child = Child(self, reply["pid"], fds[0], fds[1])
         child.send({"op": "setup", "root": str(root)}, [], SETUP_SECONDS)

@@ -54,13 +54,16 @@ class Capture(io.TextIOBase):
         return text, dropped
 
 
-def run(req_fd: int, resp_fd: int, limits: dict, uid: int | None) -> NoReturn:
-    """Linux fork server's child: learn its submission's folder from the parent's first
-    frame, set the process up as a sandbox and serve requests until the channel closes."""
+def run(req_fd: int, resp_fd: int) -> NoReturn:
+    """Linux fork server's child, forked ahead of need: learn its limits and sandbox uid from
+    the fork server's frame, then its submission's folder from the grader's; set the process
+    up as a sandbox and serve requests until the channel closes."""
     _isolate_fds(req_fd, resp_fd)
     reader = protocol.FrameReader(REQ_FD, 1 << 30)
     try:
         os.setsid()  # own process group (killed as one) and no controlling terminal
+        given, _ = reader.read()
+        limits, uid = dict(given.get("limits") or {}), given.get("uid")
         setup, _ = reader.read()
         root = str(setup["root"])
         capture = prepare(root, limits, uid, linux.die_with_parent)

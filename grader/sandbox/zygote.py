@@ -28,6 +28,7 @@ def serve(sock: socket.socket, narrow: bool = False) -> NoReturn:
     worker.warm()
     workers: dict[int, int | None] = {}   # pid -> sandbox uid
     finished: dict[int, int] = {}         # pid -> exit status, reaped early
+    spare = _fork(sock)   # forked ahead, while the grader loads the rubric and stages
     while True:
         try:
             data = sock.recv(65536)
@@ -37,16 +38,20 @@ def serve(sock: socket.socket, narrow: bool = False) -> NoReturn:
             os._exit(0)
         msg = json.loads(data)
         if msg["op"] == "spawn" and view and msg.get("uid") is not None:
-            # once: later spawns see it
+            # once: every child sees it, the spare forked before it too (one mount namespace)
             linux.cover(msg.get("limits", {}).get("hide", []), linux.python_paths())
         if msg["op"] == "spawn":
-            pid, fds = _spawn(sock, msg)
+            if spare is None:
+                spare = _fork(sock)
+            (pid, fds), spare = _hand_over(spare, msg), None
             workers[pid] = msg.get("uid")
             socket.send_fds(sock, [json.dumps({"pid": pid, "view": view}).encode()], fds)
             for fd in fds:
                 os.close(fd)
+            if msg.get("more"):   # the grader will ask again: fork the next one now
+                spare = _fork(sock)
         elif msg["op"] == "reap":
-            status = _reap(msg["pid"], workers, finished)
+            status = _reap(msg["pid"], workers, finished, spare)
             sock.send(json.dumps({"status": status}).encode())
 
 
@@ -65,7 +70,9 @@ def _widen(*fds: int) -> None:
             pass   # a lower pipe-max-size, or an older kernel: the default size still works
 
 
-def _spawn(sock: socket.socket, msg: dict) -> tuple[int, list[int]]:
+def _fork(sock: socket.socket) -> tuple[int, int, int]:
+    """A child forked ahead of need, waiting for its limits and sandbox uid: (pid, the write
+    end of its request pipe, the read end of its reply pipe)."""
     req_r, req_w = os.pipe()
     resp_r, resp_w = os.pipe()
     _widen(req_w, resp_w)
@@ -76,15 +83,29 @@ def _spawn(sock: socket.socket, msg: dict) -> tuple[int, list[int]]:
             os.close(req_w)
             os.close(resp_r)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            worker.run(req_r, resp_w, msg.get("limits", {}), msg.get("uid"))
+            worker.run(req_r, resp_w)
         finally:
             os._exit(70)
     os.close(req_r)
     os.close(resp_w)
+    return pid, req_w, resp_r
+
+
+def _hand_over(spare: tuple[int, int, int], msg: dict) -> tuple[int, list[int]]:
+    """Tell a forked child its limits and sandbox uid; its pid and the pipe ends for the
+    grader."""
+    from grader.sandbox import protocol
+
+    pid, req_w, resp_r = spare
+    try:
+        protocol.write_frame(req_w, {"limits": msg.get("limits", {}), "uid": msg.get("uid")})
+    except OSError:   # it died waiting: the grader sees a child that does not greet
+        pass
     return pid, [req_w, resp_r]
 
 
-def _reap(pid: int, workers: dict[int, int | None], finished: dict[int, int]) -> int | None:
+def _reap(pid: int, workers: dict[int, int | None], finished: dict[int, int],
+          spare: tuple[int, int, int] | None = None) -> int | None:
     """Kill a worker's process group, collect its exit status, clean up what it left behind."""
     if pid not in workers:
         return None
@@ -102,14 +123,16 @@ def _reap(pid: int, workers: dict[int, int | None], finished: dict[int, int]) ->
             status = None
     # Nothing else of a sandbox user can be alive here: with RLIMIT_NPROC=1 it can neither fork
     # nor start a thread, so the killed group was all of it.
-    _sweep(workers, finished)
+    _sweep(workers, finished, spare[0] if spare else None)
     return None if status is None else os.waitstatus_to_exitcode(status)
 
 
-def _sweep(workers: dict[int, int | None], finished: dict[int, int]) -> None:
-    """Kill orphans re-parented to us (not our workers) and reap every dead child."""
+def _sweep(workers: dict[int, int | None], finished: dict[int, int],
+           spare: int | None = None) -> None:
+    """Kill orphans re-parented to us (not our workers, nor the spare child) and reap every
+    dead child."""
     for child in linux.children(os.getpid()):
-        if child not in workers:
+        if child not in workers and child != spare:
             try:
                 os.kill(child, signal.SIGKILL)
             except ProcessLookupError:
