@@ -59,30 +59,55 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
         workspace.warn_open(list(hide))
     plans = [_Plan(comp, vectors) for comp in rubric.components]
     verified: dict = {}
+    ready: list = []
 
     def meanwhile() -> None:  # the child is running the student's code now
+        if ready:
+            return
         verified.update(vectors.verify() if isinstance(vectors, VectorSet) else vectors)
-        from grader import consistency, report  # noqa: F401  (loaded while the child works)
+        from grader import checks, consistency, report  # noqa: F401  (loaded meanwhile)
+        ready.append(True)
         mark("vectors verified")
 
-    try:
-        results = run_units(sub, [u for plan in plans for u in plan.units], meanwhile)
-    finally:
-        sub.close()
-    mark("cases and probes run")
-    from grader.checks import Context
+    units, owner = [], []
+    for i, plan in enumerate(plans):
+        units += plan.units
+        owner += [i] * len(plan.units)
+    results: list = [None] * len(units)
+    left = [len(plan.units) for plan in plans]
+    judged: list = [None] * len(plans)
 
-    checked, runs, pos = [], [], 0
-    for comp, plan in zip(rubric.components, plans):
-        comp_runs, probes, samples, forbidden = plan.split(results[pos:pos + len(plan.units)])
-        pos += len(plan.units)
+    def judge(i: int) -> None:   # a component whose units are all in: judged at once
+        meanwhile()
+        from grader.checks import Context
+
+        comp, plan = rubric.components[i], plans[i]
+        start = sum(len(p.units) for p in plans[:i])
+        comp_runs, probes, samples, forbidden = plan.split(results[start:start + len(plan.units)])
         ctx = Context(comp, comp_runs, {c.name: verified[case_key(comp.id, c.name)]
                                         for c in comp.cases
                                         if case_key(comp.id, c.name) in verified},
                       probes, samples, forbidden)
         with np.errstate(all="ignore"):  # NaN and inf from student code are judged, not warned
-            checked += [evaluate(check, ctx) for check in comp.checks]
-        runs += [(comp, run) for run in comp_runs.values()]
+            judged[i] = ([evaluate(check, ctx) for check in comp.checks],
+                         [(comp, run) for run in comp_runs.values()])
+
+    def done(k: int, result: object) -> None:
+        results[k] = result
+        left[owner[k]] -= 1
+        if not left[owner[k]]:
+            judge(owner[k])
+
+    try:
+        run_units(sub, units, meanwhile, done)
+        mark("replies read")
+    finally:
+        sub.close()
+    for i, plan in enumerate(plans):
+        if judged[i] is None:   # a component with no units at all
+            judge(i)
+    checked = [c for found, _ in judged for c in found]
+    runs = [r for _, found in judged for r in found]
     mark("judged")
     return _report(rubric, name or root.name, tuple(checked), runs, sub)
 

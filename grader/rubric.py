@@ -5,7 +5,9 @@ built and called, its table of shapes, cases, checks and named mistakes). A rubr
 one layer (top-level ``layer:`` and ``table1:``) is read as a one-component assignment."""
 from __future__ import annotations
 
+import io
 import json
+import pickle
 import zlib
 from grader.records import replace
 from pathlib import Path
@@ -29,14 +31,67 @@ def load(path: str | Path) -> Rubric:
         raise GraderError(f"cannot read rubric {path}: {exc.strerror or exc}") from None
     from grader import cache
 
-    key = f"rubric-{zlib.crc32(str(path.resolve()).encode()):08x}.json"
+    where = f"{zlib.crc32(str(path.resolve()).encode()):08x}"
+    parsed = _cached_rubric(cache.read_bytes(f"rubric-{where}.pickle"), text, path)
+    if parsed is not None:
+        return parsed
+    key = f"rubric-{where}.json"
     entry = cache.read_json(key)
     if isinstance(entry, dict) and entry.get("text") == text:  # the very same file content
-        return parse(entry["data"], path)
-    data = _parse_yaml(text, path)
-    if _json_safe(data):
-        cache.write_json(key, {"text": text, "data": data})
-    return parse(data, path)
+        rub = parse(entry["data"], path)
+    else:
+        data = _parse_yaml(text, path)
+        if _json_safe(data):
+            cache.write_json(key, {"text": text, "data": data})
+        rub = parse(data, path)
+    cache.write_bytes(f"rubric-{where}.pickle", pickle.dumps(
+        {"text": text, "path": str(path), "code": _code_version(), "rubric": rub}))
+    return rub
+
+
+# The validated rubric is cached too (validating takes longer than everything else in
+# loading it): pickled, and read back by an unpickler that builds nothing but the grader's own
+# records and plain values, only for the same file text, path and grader code.
+_SAFE = {("builtins", n) for n in ("tuple", "list", "dict", "set", "frozenset", "str", "int",
+                                   "float", "bool", "getattr")} | {("pathlib", "PosixPath"),
+                                                                  ("pathlib", "WindowsPath"),
+                                                                  ("pathlib", "Path")}
+_RECORD_MODULES = ("grader.assignment",)
+
+
+class _RecordsOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _SAFE or (module in _RECORD_MODULES and not name.startswith("_")):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cached rubric")
+
+
+def _code_version() -> str:
+    """What the cached records depend on: the source of the modules that define and build
+    them (a changed grader never reads a rubric cached by an older one)."""
+    here = Path(__file__).parent
+    crc = 0
+    for name in ("assignment.py", "component_reader.py", "rubric.py", "records.py",
+                 "schema.py", "expr.py"):
+        try:
+            crc = zlib.crc32((here / name).read_bytes(), crc)
+        except OSError:
+            return ""
+    return f"{crc:08x}"
+
+
+def _cached_rubric(blob: bytes | None, text: str, path: Path) -> Rubric | None:
+    if not blob:
+        return None
+    try:
+        entry = _RecordsOnly(io.BytesIO(blob)).load()
+    except Exception:   # a damaged or foreign entry is a miss
+        return None
+    if not (isinstance(entry, dict) and entry.get("text") == text
+            and entry.get("path") == str(path) and entry.get("code") == _code_version()):
+        return None
+    rub = entry.get("rubric")
+    return rub if isinstance(rub, Rubric) else None
 
 
 def _json_safe(data: Any) -> bool:

@@ -5,6 +5,7 @@ expected values and the observed values come from the very same sequence of call
 """
 from __future__ import annotations
 
+import itertools
 import os
 from grader.records import record, field
 from pathlib import Path
@@ -123,13 +124,15 @@ class Submission:
         return self.child.send_script(steps, self.budget.limit(self.rubric.limits.call_seconds),
                                       early=after_import, each=self.each)
 
-    def read_replies(self, headers: list[dict], sent: Problem | None = None) -> list[Reply]:
+    def read_replies(self, headers: list[dict], sent: Problem | None = None,
+                     progress: Callable[[list[Reply]], None] | None = None) -> list[Reply]:
         """A reply for each step of the script sent, up to the first that failed (see
         Child.read_script)."""
         sent = sent or self.child.flush(self.budget.limit(self.rubric.limits.call_seconds))
         if sent is not None:
             return [Reply(problem=sent)]
-        return self.child.read_script(headers, self.rubric.limits.call_seconds, self.budget)
+        return self.child.read_script(headers, self.rubric.limits.call_seconds, self.budget,
+                                      progress)
 
     def keep_script_output(self, headers: list[dict], replies: list[Reply],
                            hidden: list[bool]) -> None:
@@ -247,15 +250,22 @@ def answer_spans(headers: list[dict], hidden: list[bool]) -> list[bool]:
 
 
 def run_units(sub: Submission, units: list[Unit],
-              meanwhile: Callable[[], None] | None = None) -> list[object]:
+              meanwhile: Callable[[], None] | None = None,
+              done: Callable[[int, object], None] | None = None) -> list[object]:
     """Run every unit's requests, the units that touch no hidden case first (so that nothing
     the student's code prints, raises or returns for a public case can carry hidden data),
-    and among those the cases a probe continues last; results in the order of ``units``."""
+    and among those the cases a probe continues last; results in the order of ``units``.
+    ``done(k, result)`` is called as each unit ``units[k]`` finishes (while the child still
+    runs the later ones, when it can)."""
     order = sorted(range(len(units)), key=lambda k: (touches_hidden(units[k]), _probed(units[k])))
-    results = _run_in_order(sub, [units[k] for k in order], meanwhile)
     out: list[object] = [None] * len(units)
-    for k, result in zip(order, results):
-        out[k] = result
+
+    def finished(j: int, result: object) -> None:
+        out[order[j]] = result
+        if done is not None:
+            done(order[j], result)
+
+    _run_in_order(sub, [units[k] for k in order], meanwhile, finished)
     return out
 
 
@@ -265,19 +275,19 @@ def _probed(unit: Unit) -> bool:
     return getattr(unit, "probe", None) is not None
 
 
-def _run_in_order(sub: Submission, units: list[Unit],
-                  meanwhile: Callable[[], None] | None = None) -> list[object]:
+def _run_in_order(sub: Submission, units: list[Unit], meanwhile: Callable[[], None] | None,
+                  finished: Callable[[int, object], None]) -> None:
     """Run every unit's requests as one script; after a failure, send the units that did not
     run again (to a fresh child if it died). Units of a component whose class could not be
-    imported finish with that problem. ``meanwhile`` runs while the child works."""
-    results: list[object] = [None] * len(units)
+    imported finish with that problem. ``meanwhile`` runs while the child works; each unit's
+    result goes to ``finished`` once, as soon as it is known."""
     pending = list(range(len(units)))
     while pending:
         run = []
         for j in pending:
             blocked = sub.import_problems.get(getattr(units[j], "key", ""))
             if blocked is not None:
-                results[j] = units[j].finish([], blocked)
+                finished(j, units[j].finish([], blocked))
             else:
                 run.append(j)
         if not run:
@@ -294,18 +304,33 @@ def _run_in_order(sub: Submission, units: list[Unit],
             meanwhile = None
         if not sub.usable():
             for j in run:
-                results[j] = units[j].finish([], sub.setup_problem)
+                finished(j, units[j].finish([], sub.setup_problem))
             break
         if not early:
             sent = sub.send_script(steps)
         headers = [h for plan in plans for h, _ in plan]
-        replies = sub.read_replies(headers, sent)
+        ends = list(itertools.accumulate(len(plan) for plan in plans))
+        early_done: set[int] = set()
+
+        def progress(replies: list[Reply]) -> None:   # units whose answers are all in, all ok
+            k = len(early_done)
+            while k < len(run) and ends[k] <= len(replies) and replies[ends[k] - 1].ok:
+                j = run[k]
+                blocked = sub.import_problems.get(getattr(units[j], "key", ""))
+                finished(j, units[j].finish([], blocked) if blocked else
+                         units[j].finish(replies[ends[k] - len(plans[k]):ends[k]], None))
+                early_done.add(k)
+                k += 1
+
+        replies = sub.read_replies(headers, sent, progress)
         sub.keep_script_output(headers, replies, [touches_hidden(units[j]) for j, plan
                                                   in zip(run, plans) for _ in plan])
         pos, pending = 0, []
         for k, (j, plan) in enumerate(zip(run, plans)):
             part = replies[pos:pos + len(plan)]
             pos += len(plan)
+            if k in early_done:
+                continue
             if part and part[-1].problem is not None and part[-1].problem.kind == "died" \
                     and not sub.each:
                 # the child may have died later than this step, with answers not yet sent:
@@ -313,13 +338,12 @@ def _run_in_order(sub: Submission, units: list[Unit],
                 sub.each, pending = True, run[k:]
                 break
             blocked = sub.import_problems.get(getattr(units[j], "key", ""))
-            results[j] = units[j].finish([], blocked) if blocked else units[j].finish(part, None)
+            finished(j, units[j].finish([], blocked) if blocked else units[j].finish(part, None))
             if len(part) < len(plan) or (part and not part[-1].ok):
                 pending = run[k + 1:]
                 break
     if meanwhile is not None:
         meanwhile()
-    return results
 
 
 class Timeouts:

@@ -8,7 +8,6 @@ there (nothing is installed anywhere else). Extra arguments go to the grader, e.
 # Written so that any Python can read it, down to 2.7: an old one must get a sentence saying
 # what to install, not a syntax error.
 import os
-import subprocess
 import sys
 
 MINIMUM = (3, 10)
@@ -31,6 +30,8 @@ def main():
 
         sys.argv = ["grader"] + args
         runpy.run_module("grader", run_name="__main__", alter_sys=True)
+    import subprocess  # only here: grading in this process needs none of it
+
     python = _venv_python()
     if not os.path.exists(python) or not _venv_ready(python):
         _make_venv(python)
@@ -50,11 +51,15 @@ def _venv_python():
 
 
 def _venv_ready(python):
+    import subprocess
+
     probe = "import " + ", ".join(NEEDS)
     return subprocess.call([python, "-c", probe], stderr=subprocess.DEVNULL) == 0
 
 
 def _make_venv(python):
+    import subprocess
+
     print("First run: installing numpy, pyyaml and jinja2 into .venv/ (once; this takes a "
           "minute) ...")
     subprocess.check_call([sys.executable, "-m", "venv", os.path.join(HERE, ".venv")])
@@ -65,7 +70,10 @@ def _make_venv(python):
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except subprocess.CalledProcessError as exc:
+    except Exception as exc:
+        subprocess = sys.modules.get("subprocess")   # imported only when making the venv
+        if subprocess is None or not isinstance(exc, subprocess.CalledProcessError):
+            raise
         sys.stderr.write("Setting up .venv/ failed (%s). Check your internet connection, or "
                          "install numpy, pyyaml and jinja2 yourself (`python3 -m pip install "
                          "numpy pyyaml jinja2`) and run grade.py again.\n" % exc)

@@ -10,6 +10,7 @@ import threading
 import time
 from grader.records import record, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -222,13 +223,14 @@ class Child:
         return self.send_early(script, arrays) if early else self.send(script, arrays, timeout)
 
     def read_script(self, headers: list[dict], timeout: float,
-                    budget: "Budget | None" = None) -> list[Reply]:
+                    budget: "Budget | None" = None,
+                    progress: Callable[[list[Reply]], None] | None = None) -> list[Reply]:
         """The replies to a script sent with ``send_script``: one per step up to the first that
         failed; each answer may take ``timeout`` seconds from the one before. A quiet step
         that succeeded gets an empty reply. When the child times out or dies after quiet
         steps, the failure goes to the next step that had to answer (sets are quiet, and the
         call they prepare is what runs long). ``budget``: the submission's total time, which
-        no answer may overrun."""
+        no answer may overrun. ``progress``: called with the replies so far as they come."""
         replies: list[Reply] = []
         quiet = [bool(h.get("quiet")) for h in headers[:-1]] + [False]
         while len(replies) < len(headers):
@@ -244,6 +246,8 @@ class Child:
             replies.append(reply)
             if not reply.ok:
                 break
+            if progress is not None:
+                progress(replies)
         return replies
 
     def receive(self, timeout: float) -> Reply:
