@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import socket
 import sys
 import threading
 import time
@@ -84,7 +83,7 @@ class Zygote:
             for attempt in (0, 1):
                 try:
                     self.sock.send(json.dumps(msg).encode())
-                    data, fds, _, _ = socket.recv_fds(self.sock, 65536, want_fds)
+                    data, fds = server.recv_fds(self.sock, 65536, want_fds)
                     if data:
                         return json.loads(data), fds
                 except OSError:

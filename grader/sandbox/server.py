@@ -3,8 +3,8 @@ imports numpy, so both import it at once, on two cores, while the grader also lo
 rubric and stages the submission (neither needs numpy)."""
 from __future__ import annotations
 
+import _socket   # the C module: socket.py builds enum classes at import (~6 ms) for nothing here
 import os
-import socket
 import sys
 import threading
 from pathlib import Path
@@ -16,7 +16,7 @@ from grader.records import record
 class Started:
     """A fork server running, and the grader's end of its socket."""
     pid: int
-    sock: socket.socket
+    sock: _socket.socket
     narrow: bool
     process: object = None   # the Popen of a server started as a fresh interpreter
 
@@ -35,7 +35,7 @@ def start(narrow: bool | None = None) -> Started:
 def launch(narrow: bool, fork: bool) -> Started:
     """Fork the server from this process (only when it has no other thread), or start it as a
     fresh interpreter: clean by construction, whatever this process holds."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours, theirs = pair()
     process = None
     if fork:
         pid = os.fork()
@@ -58,3 +58,35 @@ def launch(narrow: bool, fork: bool) -> Started:
         pid = process.pid
     theirs.close()
     return Started(pid, ours, narrow, process)
+
+
+def supported() -> bool:
+    """True where the fork server's socket works: a unix SOCK_SEQPACKET pair that carries file
+    descriptors (Linux; macOS lacks SOCK_SEQPACKET, Windows all of it)."""
+    return (hasattr(_socket, "SOCK_SEQPACKET") and hasattr(_socket, "SCM_RIGHTS")
+            and hasattr(_socket, "socketpair") and hasattr(_socket.socket, "sendmsg")
+            and hasattr(_socket, "CMSG_LEN"))
+
+
+def pair() -> tuple[_socket.socket, _socket.socket]:
+    """A connected pair of unix sockets that keep message boundaries."""
+    return _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+
+
+def send_fds(sock: _socket.socket, data: bytes, fds: list[int]) -> None:
+    """Send ``data`` with the file descriptors ``fds`` (one message)."""
+    import array
+
+    sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))])
+
+
+def recv_fds(sock: _socket.socket, size: int, most: int) -> tuple[bytes, list[int]]:
+    """One message and the file descriptors that came with it (at most ``most``)."""
+    import array
+
+    data, ancillary, _, _ = sock.recvmsg(size, _socket.CMSG_LEN(most * 4))
+    fds = array.array("i")
+    for level, kind, payload in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+    return data, list(fds)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import _socket
 import signal
-import socket
 import sys
 from typing import NoReturn
 
-from grader.sandbox import linux, worker
+from grader.sandbox import linux, server, worker
 
 
-def serve(sock: socket.socket, narrow: bool = False) -> NoReturn:
+def serve(sock: _socket.socket, narrow: bool = False) -> NoReturn:
     """Answer spawn / reap requests on ``sock`` until it closes. ``narrow``: first enter the
     narrow view sandbox users get (see linux.narrow_view), once for all children."""
     linux.die_with_parent()
@@ -45,7 +45,7 @@ def serve(sock: socket.socket, narrow: bool = False) -> NoReturn:
                 spare = _fork(sock)
             (pid, fds), spare = _hand_over(spare, msg), None
             workers[pid] = msg.get("uid")
-            socket.send_fds(sock, [json.dumps({"pid": pid, "view": view}).encode()], fds)
+            server.send_fds(sock, json.dumps({"pid": pid, "view": view}).encode(), fds)
             for fd in fds:
                 os.close(fd)
             if msg.get("more"):   # the grader will ask again: fork the next one now
@@ -70,7 +70,7 @@ def _widen(*fds: int) -> None:
             pass   # a lower pipe-max-size, or an older kernel: the default size still works
 
 
-def _fork(sock: socket.socket) -> tuple[int, int, int]:
+def _fork(sock: _socket.socket) -> tuple[int, int, int]:
     """A child forked ahead of need, waiting for its limits and sandbox uid: (pid, the write
     end of its request pipe, the read end of its reply pipe)."""
     req_r, req_w = os.pipe()
@@ -149,4 +149,4 @@ def _sweep(workers: dict[int, int | None], finished: dict[int, int],
 
 
 if __name__ == "__main__":
-    serve(socket.socket(fileno=int(sys.argv[1])), narrow=sys.argv[2:] == ["narrow"])
+    serve(_socket.socket(fileno=int(sys.argv[1])), narrow=sys.argv[2:] == ["narrow"])
