@@ -11,7 +11,9 @@ from grader.errors import GraderError
 
 def main(argv: list[str] | None = None) -> int:
     """Run one verb; 0 on success, 2 on a grader or configuration error."""
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # only the verb asked for is built (each costs milliseconds); all of them for help
+    args = _parser(argv[0] if argv and argv[0] in VERBS else None).parse_args(argv)
     for stream in (sys.stdout, sys.stderr):  # a Windows console or pipe that cannot show ✓
         if hasattr(stream, "reconfigure") and (stream.encoding or "").lower() not in (
                 "utf-8", "utf8"):
@@ -23,12 +25,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _parser() -> argparse.ArgumentParser:
+VERBS = ("grade", "batch", "vectors", "handout", "gradescope", "rubric")
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line: every verb, or ``only`` that one."""
     p = argparse.ArgumentParser(
         prog="python -m grader",
         description="Grade student implementations of neural-network layers.")
     sub = p.add_subparsers(dest="verb", required=True)
+    for verb in VERBS:
+        if only is None or verb == only:
+            ADD[verb](sub)
+    return p
 
+
+def _add_grade(sub) -> None:
     g = sub.add_parser("grade", help="grade one submission (a folder, .zip, .tar or .tar.gz)")
     g.add_argument("submission", type=Path)
     g.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
@@ -45,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
                         "('-' = stdout; never part of the student's report)")
     g.set_defaults(func=cmd_grade)
 
+
+
+def _add_batch(sub) -> None:
     b = sub.add_parser("batch", help="grade a folder of submissions (parallel, resumable)")
     b.add_argument("submissions", type=Path, help="a folder of <id>/ folders and archives")
     b.add_argument("--out", type=Path, required=True, help="where reports and the gradebook go")
@@ -55,10 +70,16 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.set_defaults(func=cmd_batch)
 
+
+
+def _add_vectors(sub) -> None:
     v = sub.add_parser("vectors", help="run the reference and write the test vectors")
     v.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
     v.set_defaults(func=cmd_vectors)
 
+
+
+def _add_handout(sub) -> None:
     h = sub.add_parser("handout", help="regenerate the student skeleton and the student archive")
     h.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
     h.add_argument("--out", type=Path, default=None,
@@ -67,15 +88,24 @@ def _parser() -> argparse.ArgumentParser:
                    help="student archive (default: dist/<rubric name>-handout.tar.gz)")
     h.set_defaults(func=cmd_handout)
 
+
+
+def _add_gradescope(sub) -> None:
     z = sub.add_parser("gradescope", help="build the Gradescope autograder zip")
     z.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
     z.add_argument("--out", type=Path, default=Path("dist/autograder.zip"))
     z.set_defaults(func=cmd_gradescope)
 
+
+
+def _add_rubric(sub) -> None:
     r = sub.add_parser("rubric", help="validate a rubric file")
     r.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
     r.set_defaults(func=cmd_rubric)
-    return p
+
+
+ADD = {"grade": _add_grade, "batch": _add_batch, "vectors": _add_vectors, "handout": _add_handout,
+       "gradescope": _add_gradescope, "rubric": _add_rubric}
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
