@@ -21,18 +21,33 @@ DRAWS = ("normal", "one_hot", "integers")
 
 @record(frozen=True)
 class Call:
-    """One method of the component: what it takes, returns and must store on the object."""
+    """One method call of a case: what it takes, returns and must store. ``stores`` names
+    what is read right after the call, each at an attribute path (``paths``: the path when it
+    is not the name itself, such as ``running_M`` read as ``running_M_2`` after a second
+    call, or ``layers.0.dLdW``); ``sets`` are (path, input) pairs set just before it (new
+    gradients on a model before an optimizer's step)."""
     method: str
     inputs: tuple[str, ...]
     output: str                                   # "" when the call returns nothing to judge
     stores: tuple[str, ...]
     kwargs: tuple[tuple[str, Any], ...] = ()
+    paths: tuple[tuple[str, str], ...] = ()
+    sets: tuple[tuple[str, str], ...] = ()
+    label: str = ""    # how reports name it: the method, or "forward#2" for its second call
+
+    def path(self, name: str) -> str:
+        """The attribute path ``name`` is read at after this call."""
+        return dict(self.paths).get(name, name)
+
+    @property
+    def stage(self) -> str:
+        return self.label or self.method
 
 
 @record(frozen=True)
 class InitRule:
     """How a parameter must look after __init__: zeros, or drawn from a normal distribution."""
-    kind: str                     # zeros | normal | any
+    kind: str                     # zeros | ones | normal | any
     mean: str = "0"
     std: str = "1"
     dims: tuple[tuple[str, int], ...] = ()   # the (large) layer the statistics are measured on
@@ -116,6 +131,10 @@ class Component:
     hint_texts: tuple[tuple[str, str], ...] = ()
     limits: Limits = Limits()
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+    # plain objects the child builds from a case's inputs and passes to the constructor (a
+    # model whose layers hold W, b, dLdW, dLdb): name -> nested dicts and lists of input names
+    objects: tuple[tuple[str, Any], ...] = ()
+    uses: tuple[str, ...] = ()      # the components this one is built from (an MLP's layers)
 
     @property
     def forward(self) -> Call:
@@ -124,8 +143,35 @@ class Component:
 
     @property
     def backward(self) -> Call:
-        """The call that produces the gradients (the last)."""
-        return self.calls[-1]
+        """The call that produces the gradients (the second; the only one of a one-call
+        component). Calls after it observe state (more training steps, eval mode)."""
+        return self.calls[1] if len(self.calls) > 1 else self.calls[0]
+
+    @property
+    def object_names(self) -> tuple[str, ...]:
+        return tuple(n for n, _ in self.objects)
+
+    def object_inputs(self) -> list[str]:
+        """The inputs the objects are built from, in order."""
+        out: list[str] = []
+
+        def walk(spec: Any) -> None:
+            if isinstance(spec, str) and spec not in out:
+                out.append(spec)
+            elif isinstance(spec, dict):
+                for v in spec.values():
+                    walk(v)
+            elif isinstance(spec, list):
+                for v in spec:
+                    walk(v)
+        for _, spec in self.objects:
+            walk(spec)
+        return out
+
+    @property
+    def observed_at_init(self) -> tuple[str, ...]:
+        """What the constructor step reads: the params and every quantity with an init rule."""
+        return tuple(dict.fromkeys([*self.params, *(n for n, _ in self.init)]))
 
     def call_of(self, name: str) -> Call | None:
         """The call that returns or stores ``name``."""
@@ -135,9 +181,10 @@ class Component:
         return None
 
     def produced_by(self, name: str) -> str | None:
-        """The method that returns or stores ``name``."""
+        """The call that returns or stores ``name``: its method, or its label when the method
+        is called more than once (forward#2)."""
         call = self.call_of(name)
-        return call.method if call else None
+        return call.stage if call else None
 
     def returned(self, name: str) -> bool:
         return any(name == c.output for c in self.calls)
@@ -172,7 +219,7 @@ class Component:
     def basis(self, visibility: str) -> dict:
         """What the vectors of one visibility depend on for this component."""
         keys = ("file", "module", "class", "constructor", "constructor_kwargs", "params",
-                "calls", "layer", "table", "table1", "draw")
+                "calls", "layer", "table", "table1", "draw", "objects", "init")
         return {"driver": {k: self.raw.get(k) for k in keys},
                 "cases": [[c.name, [list(d) for d in c.dims], c.seed, c.explicit,
                            [[n, d.kind, d.loc, d.scale, d.low, d.high] for n, d in c.draws]]

@@ -97,15 +97,29 @@ def _unusable(obs: Observed | None, name: str, ctx: Context, stage: str,
                        ran=False, diagnosis=diagnose_problem(ctx, p, obs.stage))
     v = obs.value
     returned = ctx.comp.returned(name) and not stored
-    what = f"{stage} returned" if returned else f"after {stage}, self.{name} is"
+    attr = _attribute(ctx, name)
+    what = f"{stage} returned" if returned else f"after {stage}, {attr} is"
+    if v.kind == "missing" and v.text and "." in attr:
+        return Verdict(False, f"after {stage}, {v.text}")
     if v.kind == "missing":
-        return Verdict(False, f"{stage} does not set self.{name}: not implemented yet?")
+        return Verdict(False, f"{stage} does not set {attr}: not implemented yet?")
     if v.kind == "none":
         return Verdict(False, f"{what} None: not implemented yet?")
     if v.kind in ("sequence", "other"):
         return Verdict(False, f"{what} {v.describe()}; it should be a numpy array "
                               f"(use numpy operations, or np.array(...)).")
     return None
+
+
+def _attribute(ctx: Context, name: str) -> str:
+    """Where ``name`` is read, as written in Python: self.running_M, self.layers[0].W, or
+    model.layers[0].W on an object the grader built."""
+    call = ctx.comp.call_of(name)
+    path = call.path(name) if call else name
+    parts = path.split(".")
+    text = parts[0] + "".join(f"[{p}]" if p.lstrip("-").isdigit() else f".{p}"
+                              for p in parts[1:])
+    return text if parts[0] in ctx.comp.object_names else f"self.{text}"
 
 
 def _expected_shape(ctx: Context, name: str, case: str) -> tuple[int, ...]:
@@ -122,8 +136,10 @@ def _shape_message(ctx: Context, name: str, case: str, got: tuple[int, ...]) -> 
 
 def _who(ctx: Context, name: str) -> str:
     """The call that produces ``name``, as written in messages: 'forward()' or '__init__'."""
+    from grader.messages import stage_words
+
     produced = ctx.comp.produced_by(name)
-    return f"{produced}()" if produced else "__init__"
+    return stage_words(produced) if produced else "__init__"
 
 
 # --- judges -----------------------------------------------------------------------------------
@@ -145,6 +161,11 @@ def judge_init(check: Check, ctx: Context, case: str) -> Verdict:
         nonzero = int(np.count_nonzero(arr)) if arr.dtype.kind in "biufc" else arr.size
         return Verdict(False, f"{name} should be all zeros after __init__, "
                               f"but {nonzero} of {arr.size} values are not",
+                       diagnosis=diagnose(ctx, check, case, name, arr, want=want))
+    if rule.kind == "ones" and (arr.dtype.kind not in "biufc" or np.any(arr != 1)):
+        off = int(np.count_nonzero(arr != 1)) if arr.dtype.kind in "biufc" else arr.size
+        return Verdict(False, f"{name} should be all ones after __init__, "
+                              f"but {off} of {arr.size} values are not",
                        diagnosis=diagnose(ctx, check, case, name, arr, want=want))
     if rule.kind == "normal":
         return judge_normal_init(ctx, name, rule)

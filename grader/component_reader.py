@@ -13,7 +13,7 @@ from grader.schema import Reader, flat
 
 COMPONENT_KEYS = ("id", "title", "file", "module", "class", "constructor", "constructor_kwargs",
                   "params", "calls", "gradients", "table", "init", "equations", "draw", "cases",
-                  "checks", "mistakes", "hints", "points", "tolerance")
+                  "checks", "mistakes", "hints", "points", "tolerance", "objects", "uses")
 
 
 @record(frozen=True)
@@ -56,8 +56,8 @@ def read_component(r: Reader, shared: Shared, one_layer: bool) -> Component:
         items = r.get("calls", list)
         if not items:
             r.fail("needs at least one call", "calls")
-        calls = tuple(_call(Reader(c, f"{r.where}.calls[{i}]", r.path))
-                      for i, c in enumerate(items))
+        calls = _labelled(tuple(_call(Reader(c, f"{r.where}.calls[{i}]", r.path))
+                                for i, c in enumerate(items)))
         mistakes = r.names("mistakes", ())
         atol, rtol = read_tolerance(r, shared.atol, shared.rtol)
     module = driver.get("module", str)
@@ -75,19 +75,29 @@ def read_component(r: Reader, shared: Shared, one_layer: bool) -> Component:
         mistakes=mistakes, mistakes_module=shared.mistakes_module,
         hint_texts=shared.hints + (() if one_layer else read_hints(r)),
         limits=shared.limits, raw=dict(r.data) if not one_layer else
-        {"layer": r.data.get("layer"), "table1": r.data.get("table1")})
+        {"layer": r.data.get("layer"), "table1": r.data.get("table1")},
+        objects=() if one_layer else _objects(r.child("objects", {})),
+        uses=() if one_layer else r.names("uses", ()))
+    seen_outputs: set[str] = set()
+    for i, call in enumerate(comp.calls):
+        for name in ({call.output} - {""}) | set(call.stores):
+            if name in seen_outputs:
+                r.fail(f"{name!r} is observed by two calls: read it under another name "
+                       f"({{path: new_name}}) in one of them", f"calls[{i}]")
+            seen_outputs.add(name)
     comp = replace(comp, gradients=_gradients(driver.child("gradients", {}), comp))
     where = "layer" if one_layer else r.where
     names = {n for n, _ in comp.table1}
-    needed = set(comp.params)
+    needed = set(comp.params) | set(comp.object_inputs())
     for call in comp.calls:
         needed |= set(call.inputs) | set(call.stores) | ({call.output} - {""})
+        needed |= {value for _, value in call.sets}
     missing = sorted(needed - names)
     if missing:
         r.fail(f"{missing[0]!r} is used by the {'layer' if one_layer else 'component'} but has "
                f"no shape in {table_key}", table_key)
     symbols = {s for _, shp in comp.table1 for s in (shp or ()) if isinstance(s, str)}
-    symbols |= set(comp.constructor)
+    symbols |= set(comp.constructor) - set(comp.object_names)
     draws = _draws(r.child("draw", {}), names) if not one_layer else ()
     if not one_layer and "cases" in r.data:
         cases = _cases(r, r.get("cases", list), symbols, draws, names)
@@ -127,12 +137,61 @@ def read_limits(r: Reader) -> Limits:
 
 
 def _call(r: Reader) -> Call:
-    r.allow("method", "inputs", "output", "stores", "kwargs")
+    """``stores`` lists names read after the call, each a name (read at that attribute path)
+    or ``{path: name}``; ``set`` maps attribute paths to the inputs set just before it."""
+    r.allow("method", "inputs", "output", "stores", "kwargs", "set")
     kwargs = r.child("kwargs", {})
     for key in kwargs.data:
         kwargs.get(key, (str, int, float, bool, type(None)))
+    stores, paths = [], []
+    for i, item in enumerate(r.get("stores", list, [])):
+        if isinstance(item, str) and item:
+            stores.append(item)
+        elif isinstance(item, dict) and len(item) == 1 and all(
+                isinstance(k, str) and isinstance(v, str) and k and v for k, v in item.items()):
+            (path, name), = item.items()
+            stores.append(name)
+            if path != name:
+                paths.append((name, path))
+        else:
+            r.fail("expected a name, or {attribute path: name}", f"stores[{i}]")
+    sets = r.child("set", {})
+    for key in sets.data:
+        sets.get(key, str)
     return Call(r.get("method", str), r.names("inputs", ()), r.get("output", str, ""),
-                r.names("stores", ()), tuple(kwargs.data.items()))
+                tuple(stores), tuple(kwargs.data.items()), tuple(paths), tuple(sets.data.items()))
+
+
+def _labelled(calls: tuple[Call, ...]) -> tuple[Call, ...]:
+    """A method called more than once is named by its call in reports: forward#2."""
+    seen: dict[str, int] = {}
+    out = []
+    for call in calls:
+        seen[call.method] = seen.get(call.method, 0) + 1
+        n = seen[call.method]
+        out.append(replace(call, label=f"{call.method}#{n}") if n > 1 else call)
+    return tuple(out)
+
+
+def _objects(r: Reader) -> tuple[tuple[str, Any], ...]:
+    """``model: {layers: [{W: W0, b: b0}, ...]}``: plain objects (mappings become objects with
+    those attributes, lists stay lists, strings name the case's inputs, numbers are kept)."""
+    def check(value: Any, where: str) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if not isinstance(k, str) or not k.isidentifier():
+                    r.fail(f"{k!r} is not an attribute name", where)
+                check(v, f"{where}.{k}")
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                check(v, f"{where}[{i}]")
+        elif not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            r.fail("expected mappings, lists, input names or numbers", where)
+    for name in r.data:
+        if not name.isidentifier():
+            r.fail("an object's name is an identifier", name)
+        check(r.data[name], name)
+    return tuple(r.data.items())
 
 
 def _gradients(r: Reader, comp: Component) -> tuple[tuple[str, str, str], ...]:
@@ -207,12 +266,16 @@ def _draws(r: Reader, names: set[str]) -> tuple[tuple[str, Draw], ...]:
 def _init(r: Reader, comp: Component) -> tuple[tuple[str, InitRule], ...]:
     rules = []
     for name in r.data:
-        if name not in comp.params:
-            r.fail(f"{name!r} is not one of the layer's params {list(comp.params)}", name)
         value = r.get(name, (str, dict))
+        passed = {n for c in comp.calls for n in (*c.inputs, c.output)}
+        attribute = name in dict(comp.table1) and name not in passed  # running_M, say
+        if name not in comp.params and not (isinstance(value, str) and attribute):
+            r.fail(f"{name!r} is not one of the layer's params {list(comp.params)} (nor an "
+                   "attribute that no call takes or returns)", name)
         if isinstance(value, str):
-            if value not in ("zeros", "any"):
-                r.fail("expected zeros, any, or a mapping {normal: {mean, std, dims}}", name)
+            if value not in ("zeros", "ones", "any"):
+                r.fail("expected zeros, ones, any, or a mapping {normal: {mean, std, dims}}",
+                       name)
             rules.append((name, InitRule(value)))
             continue
         sub = r.child(name)
@@ -353,8 +416,9 @@ def _check_targets(r: Reader, kind: str, targets: tuple[str, ...], comp: Compone
     for t in targets:
         if t not in names:
             r.fail(f"{t!r} has no shape in table1", "target")
-        if kind == "init" and t not in comp.params:
-            r.fail(f"{t!r} is not one of the layer's params {list(comp.params)}", "target")
+        if kind == "init" and t not in comp.observed_at_init:
+            r.fail(f"{t!r} is neither one of the layer's params {list(comp.params)} nor given "
+                   "an init rule", "target")
         if kind in ("shape", "values", "stored") and comp.produced_by(t) is None:
             r.fail(f"{t!r} is neither returned nor stored by "
                    f"{'/'.join(c.method for c in comp.calls)}", "target")

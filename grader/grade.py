@@ -132,8 +132,10 @@ class _Plan:
             by_case = {u.case.name: u for u in self.cases}
             for unit in probe.probe_units(comp, inputs):
                 self.probe_cases.append(unit.case.name)
-                host = by_case.get(unit.case.name)
-                if host is not None:   # its calls continue the case's, in the same object
+                # its calls continue the case's, in the same object, when the case ends with
+                # the backward call (not when later calls change the object's state)
+                host = by_case.get(unit.case.name) if comp.calls[-1] is comp.backward else None
+                if host is not None:
                     unit.continued, host.probe = True, unit
                 else:
                     self.probes.append(unit)

@@ -126,7 +126,7 @@ def _plan(comp: Component, case: Case, inputs: dict[str, np.ndarray],
     fwd, bwd = comp.forward, comp.backward
     fwd_args = [inputs[n] for n in fwd.inputs]
     if not continued:
-        steps.append((construct_step(comp, case, **quiet), []))
+        steps.append(construct_step(comp, case, inputs, **quiet))
         for name in comp.params:
             steps.append(({"op": "set", "name": name, **quiet}, [inputs[name]]))
             tags.append(("setup", "set"))

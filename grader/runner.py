@@ -193,6 +193,9 @@ def make_inputs(comp: Component, case: Case) -> dict[str, np.ndarray]:
     for call in comp.calls:
         names += [n for n in call.inputs if n not in names]
     names += [WARMUP + n for n in comp.forward.inputs]
+    # drawn after those, so that adding objects or sets leaves every other input as it was
+    later = [v for call in comp.calls for _, v in call.sets] + comp.object_inputs()
+    names += [n for n in dict.fromkeys(later) if n not in names]
     out = {}
     for n in names:
         base = n.removeprefix(WARMUP)
@@ -481,10 +484,29 @@ def _size(case: Case) -> int:
     return size
 
 
-def construct_step(comp: Component, case: Case, **extra: object) -> dict:
-    dims = case.dim_map
-    return {"op": "construct", "cls": comp.id, "args": [dims[s] for s in comp.constructor],
-            "kwargs": dict(comp.constructor_kwargs), **extra}
+def construct_step(comp: Component, case: Case, inputs: dict[str, np.ndarray],
+                   **extra: object) -> tuple[dict, list[np.ndarray]]:
+    """The constructor's request: its arguments are dimension values, or objects the child
+    builds from the case's inputs (sent along as arrays)."""
+    dims, arrays = case.dim_map, []
+
+    def encode(spec: Any) -> Any:
+        if isinstance(spec, str):
+            arrays.append(inputs[spec])
+            return {"$": len(arrays) - 1}
+        if isinstance(spec, dict):
+            return {"$ns": {k: encode(v) for k, v in spec.items()}}
+        if isinstance(spec, list):
+            return [encode(v) for v in spec]
+        return spec
+
+    objects = {name: encode(spec) for name, spec in comp.objects}
+    header = {"op": "construct", "cls": comp.id,
+              "args": [{"$object": s} if s in objects else dims[s] for s in comp.constructor],
+              "kwargs": dict(comp.constructor_kwargs), **extra}
+    if objects:
+        header["objects"] = objects
+    return header, arrays
 
 
 def call_step(call, **extra: object) -> dict:
@@ -497,18 +519,22 @@ def call_step(call, **extra: object) -> dict:
 def _steps(comp: Component, case: Case, inputs: dict[str, np.ndarray],
            echo: bool = True) -> list[tuple]:
     """(stage, what, request header, arrays) for every step of a case, in order."""
-    # nothing to read from a constructor when there are no parameters: answered only if it fails
-    built = construct_step(comp, case, get=list(comp.params)) if comp.params else \
-        construct_step(comp, case, quiet=True)
-    steps = [("construct", "construct", built, [])]
+    # nothing to read from a constructor without parameters: answered only if it fails
+    read = list(comp.observed_at_init)
+    built, arrays = construct_step(comp, case, inputs, get=read) if read else \
+        construct_step(comp, case, inputs, quiet=True)
+    steps = [("construct", "construct", built, arrays)]
     steps += [("set", "set", {"op": "set", "name": p, "quiet": True}, [inputs[p]])
               for p in comp.params]
     first = comp.forward
     if first.inputs:   # a stale input kept from an earlier call shows on the next
-        steps.append((first.method, "warmup", call_step(first),
+        steps.append((first.stage, "warmup", call_step(first),
                       [inputs[WARMUP + n] for n in first.inputs]))
     for k, call in enumerate(comp.calls):   # each call also reads what it must store
-        steps.append((call.method, k, call_step(call, echo=echo, get=list(call.stores)),
+        steps += [(call.stage, "set", {"op": "set", "name": path, "quiet": True}, [inputs[value]])
+                  for path, value in call.sets]
+        steps.append((call.stage, k, call_step(call, echo=echo,
+                                                get=[call.path(n) for n in call.stores]),
                       [inputs[n] for n in call.inputs]))
     return steps
 
@@ -516,7 +542,7 @@ def _steps(comp: Component, case: Case, inputs: dict[str, np.ndarray],
 def _record(run: CaseRun, comp: Component, stage: str, what, reply: Reply) -> None:
     """Keep what one successful step produced."""
     if what == "construct":
-        for name, value in zip(comp.params, reply.got):
+        for name, value in zip(comp.observed_at_init, reply.got):
             run.observed[INIT + name] = Observed(value, stage="init")
         return
     if not isinstance(what, int) or not reply.values:
@@ -532,15 +558,15 @@ def _record(run: CaseRun, comp: Component, stage: str, what, reply: Reply) -> No
 
 def _first_missing(comp: Component, stage: str) -> str:
     """The first group of observations a failure at ``stage`` leaves missing."""
-    return {"construct": "init", "set": comp.forward.method}.get(stage, stage)
+    return {"construct": "init", "set": comp.forward.stage}.get(stage, stage)
 
 
 def _fail(run: CaseRun, comp: Component, problem: Problem, stage: str, first: str) -> CaseRun:
     """Record that ``stage`` failed: every observation from stage ``first`` on is missing."""
     run.failed_stage, run.failure = stage, problem
-    order = [("init", [INIT + p for p in comp.params])]
-    order += [(c.method, [*([c.output] if c.output else []),
-                          *(comp.stored_key(n) for n in c.stores)]) for c in comp.calls]
+    order = [("init", [INIT + p for p in comp.observed_at_init])]
+    order += [(c.stage, [*([c.output] if c.output else []),
+                         *(comp.stored_key(n) for n in c.stores)]) for c in comp.calls]
     start = next((i for i, (s, _) in enumerate(order) if s == first), 0)
     for _, keys in order[start:]:
         for key in keys:

@@ -86,8 +86,8 @@ CHECK_FIELD_ERRORS = {
     "duplicate-id": ("Z_values", "id", "Z_shape", ": duplicate check id 'Z_shape'", []),
     "unknown-kind": ("Z_shape", "kind", "shapes", ": unknown kind 'shapes'", ["gradcheck"]),
     "target-not-in-table1": ("Z_shape", "target", "Y", ": 'Y' has no shape in table1", []),
-    "init-target-not-a-param": ("init_W", "target", "Z", ": 'Z' is not one of the layer's "
-                                "params", []),
+    "init-target-not-a-param": ("init_W", "target", "Z", ": 'Z' is neither one of the "
+                                "layer's params", []),
     "unknown-case": ("Z_values", "cases", ["small", "tiny"], ": unknown case 'tiny'", []),
     "hidden-check-declared-public": ("hidden_Z", "visibility", "public", "",
                                      ["hidden when it uses hidden cases"]),

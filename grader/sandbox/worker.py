@@ -261,13 +261,17 @@ def _handle(header: dict, arrays: list, state: dict) -> tuple[dict, list]:
                 cls = state["classes"].get(header.get("cls", ""))
                 if cls is None:
                     raise LookupError(f"class {header.get('cls')!r} was not imported")
-                state["obj"] = cls(*header.get("args", []), **header.get("kwargs", {}))
+                state["objects"] = {name: _build(spec, arrays)
+                                    for name, spec in (header.get("objects") or {}).items()}
+                args = [state["objects"][a["$object"]] if isinstance(a, dict) else a
+                        for a in header.get("args", [])]
+                state["obj"] = cls(*args, **header.get("kwargs", {}))
                 return _also_get(_ok({}), header, state)
             if op == "set":
-                setattr(state["obj"], header["name"], arrays[0])
+                _set(state, header["name"], arrays[0])
                 return _ok({})
             if op == "get":
-                return _values({}, [_get(state["obj"], n) for n in header["names"]], "values")
+                return _values({}, [_get(state, n) for n in header["names"]], "values")
             if op == "call":
                 method = getattr(state["obj"], header["method"])
                 result = method(*arrays, **header.get("kwargs", {}))
@@ -335,28 +339,90 @@ def _also_get(reply: tuple[dict, list], header: dict, state: dict) -> tuple[dict
     """Attributes asked for with the call ("get"), read right after it: one reply, not two."""
     names = header.get("get")
     if names:
-        got = _values({}, [_get(state["obj"], n) for n in names], "got")
+        got = _values({}, [_get(state, n) for n in names], "got")
         reply[0]["got"] = got[0]["got"]
         reply[1].extend(got[1])
     return reply
 
 
 class _Missing:
-    pass
+    """An attribute path that leads nowhere, and why."""
+
+    def __init__(self, why: str = "") -> None:
+        self.why = why
 
 
-def _get(obj: Any, name: str) -> Any:
+def _build(spec: Any, arrays: list) -> Any:
+    """A plain object from the grader's description: {"$ns": {...}} an object with those
+    attributes, {"$": i} the i-th array of the request, lists as lists, numbers as given."""
+    import types
+
+    if isinstance(spec, dict) and "$" in spec:
+        return arrays[int(spec["$"])]
+    if isinstance(spec, dict):
+        return types.SimpleNamespace(**{k: _build(v, arrays)
+                                        for k, v in (spec.get("$ns") or {}).items()})
+    if isinstance(spec, list):
+        return [_build(v, arrays) for v in spec]
+    return spec
+
+
+def _root(state: dict, path: str) -> tuple[Any, list[str]]:
+    """Where an attribute path starts: an object the grader built (``model.layers.0.W``), or
+    the student's object."""
+    parts = path.split(".")
+    objects = state.get("objects") or {}
+    if len(parts) > 1 and parts[0] in objects:
+        return objects[parts[0]], parts[1:]
+    return state["obj"], parts
+
+
+def _step(current: Any, part: str, done: str) -> Any:
+    """One step along a path: an element of a list (a number) or an attribute."""
+    if part.lstrip("-").isdigit() and isinstance(current, (list, tuple)):
+        index = int(part)
+        if not -len(current) <= index < len(current):
+            raise LookupError(f"{done} has {len(current)} entries, so no entry {index}")
+        return current[index]
+    if part.lstrip("-").isdigit():
+        raise LookupError(f"{done} is not a list (it is {type(current).__name__})")
     try:
-        return getattr(obj, name)
+        return getattr(current, part)
     except AttributeError:
-        return _Missing()
+        raise LookupError(f"{done + '.' if done else ''}{part} is not set") from None
+
+
+def _get(state: dict, path: str) -> Any:
+    current, parts = _root(state, path)
+    done = path[:len(path) - len(".".join(parts))].rstrip(".")
+    for part in parts:
+        try:
+            current = _step(current, part, done)
+        except LookupError as exc:
+            return _Missing(str(exc))
+        done = f"{done}.{part}" if done else part
+    return current
+
+
+def _set(state: dict, path: str, value: Any) -> None:
+    current, parts = _root(state, path)
+    done = path[:len(path) - len(".".join(parts))].rstrip(".")
+    for part in parts[:-1]:
+        current = _step(current, part, done)
+        done = f"{done}.{part}" if done else part
+    last = parts[-1]
+    if last.lstrip("-").isdigit() and isinstance(current, list):
+        current[int(last)] = value
+    else:
+        setattr(current, last, value)
 
 
 def _values(header: dict, values: list, key: str) -> tuple[dict, list]:
     entries, arrays = [], []
     for v in values:
         if isinstance(v, _Missing):
-            entries.append({"kind": "missing"})
+            entries.append({"kind": "missing", "text": v.why[:200]} if v.why else
+                           {"kind": "missing"})
             continue
         entry, arrs = protocol.encode_value(v)
         entries.append(entry)
