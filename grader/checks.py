@@ -91,6 +91,8 @@ def _unusable(obs: Observed | None, name: str, ctx: Context, stage: str,
     """A Verdict when there is no usable array to judge, else None."""
     if obs is None:
         return Verdict(False, f"{name} was not produced", ran=False)
+    if obs.problem is not None and obs.problem.type == "PathNotFound":   # said in full here
+        return Verdict(False, f"not run: {obs.problem.message}", ran=False)
     if obs.problem is not None:  # the report shows the traceback once, at the top
         p = obs.problem
         return Verdict(False, f"not run: {messages.short(p, obs.stage)} (see above)",

@@ -136,7 +136,14 @@ def diagnose_problem(ctx: "Context", problem: "Problem",
     if problem.kind == "exception" and problem.type == "ValueError" and _MATMUL.search(
             problem.message):
         return hint(ctx, "W_not_transposed")
-    call = next((c for c in ctx.comp.calls if c.method == stage), None)
+    comp = ctx.comp
+    if problem.kind == "exception" and problem.type == "TypeError" and stage == "construct" \
+            and _ARGUMENTS.search(problem.message):
+        args = [*comp.constructor, *(f"{k}={v!r}" for k, v in comp.constructor_kwargs)]
+        params = [*comp.constructor, *(f"{k}=..." for k, _ in comp.constructor_kwargs)]
+        return hint(ctx, "signature", method="__init__", call=f"{comp.cls}({', '.join(args)})",
+                    fix=f"Write it as def __init__(self, {', '.join(params)}).")
+    call = next((c for c in ctx.comp.calls if c.stage == stage), None)
     if problem.kind == "exception" and problem.type == "TypeError" and call is not None \
             and _ARGUMENTS.search(problem.message):
         args = [*call.inputs, *(f"{k}={v!r}" for k, v in call.kwargs)]

@@ -106,7 +106,7 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
     for i, plan in enumerate(plans):
         if judged[i] is None:   # a component with no units at all
             judge(i)
-    checked = [c for found, _ in judged for c in found]
+    checked = _built_on(rubric, [c for found, _ in judged for c in found])
     runs = [r for _, found in judged for r in found]
     mark("judged")
     return _report(rubric, name or root.name, tuple(checked), runs, sub)
@@ -161,6 +161,29 @@ class _Plan:
         return runs, probes, samples, forbidden
 
 
+def _built_on(rubric: Rubric, results: list[CheckResult]) -> list[CheckResult]:
+    """A component built from others (an MLP from the student's Linear and ReLU) whose own
+    public checks fail: its failed checks say so first, since fixing those comes first."""
+    from grader.records import replace
+
+    titles = {c.id: c.title for c in rubric.components}
+    failing = {r.component for r in results
+               if r.status != "passed" and r.max_score > 0 and r.visibility == "public"}
+    out = []
+    for r in results:
+        comp = next((c for c in rubric.components if c.id == r.component), None)
+        weak = [titles[u] for u in (comp.uses if comp else ()) if u in failing and u in titles]
+        if weak and r.status != "passed":
+            one = len(weak) == 1
+            it, its = ("it", "its") if one else ("them", "their")
+            text = (f"your {' and '.join(weak)} {'fails' if one else 'fail'} {its} own checks, "
+                    f"and {comp.title} is built from {it}: fix {it} first (see {its} "
+                    f"section{'' if one else 's'}), then come back to {comp.title}.")
+            r = replace(r, mistakes=("built_on_failing", *r.mistakes), hints=(text, *r.hints))
+        out.append(r)
+    return out
+
+
 def evaluate(check: Check, ctx: "Context") -> CheckResult:
     """Judge one rubric row (the consistency kinds live in their own module)."""
     from grader import checks
@@ -178,7 +201,7 @@ def _report(rubric: Rubric, name: str, results: tuple[CheckResult, ...],
     from grader.report import Report
 
     score = round(sum(r.score for r in results), 4)
-    failures = [(comp, r) for comp, r in runs if r.failure]
+    failures = [(comp, r) for comp, r in runs if r.failure and not _unwritten(r.failure)]
     status, summary, public, details = "graded", "", "", ""
     if failures and all(r.failed_stage == "import" for _, r in runs):
         comp, first = failures[0]
@@ -199,6 +222,11 @@ def _report(rubric: Rubric, name: str, results: tuple[CheckResult, ...],
                   staff_output_dropped=sub.staff_output_dropped + max(0, len(staff) - MAX_OUTPUT),
                   sandbox=sub.zygote.describe(),
                   components=tuple((c.id, c.title) for c in rubric.components))
+
+
+def _unwritten(problem) -> bool:
+    """A model whose layers are still the skeleton's None: not written yet, not a crash."""
+    return problem.type == "PathNotFound" and "not implemented yet" in problem.message
 
 
 def _crash_summary(failures: list[tuple[Component, CaseRun]]) -> tuple[str, str, str]:

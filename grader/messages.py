@@ -41,9 +41,12 @@ def problem(p: Problem, stage: str, comp: Component) -> str:
         return f"the process running your code stopped during {what}: {_exit_words(p.exit_code)}."
     if stage == "import":
         return _import_problem(p, comp)
+    if p.type == "PathNotFound":   # an attribute the grader sets or reads is not there
+        return f"{p.message[:1].upper()}{p.message[1:]}"
     if stage == "construct" and p.type == "TypeError":
-        return (f"{comp.cls}(...) raised TypeError: {p.message}. The grader constructs the layer "
-                f"as {comp.cls}({', '.join(comp.constructor)}).")
+        args = [*comp.constructor, *(f"{k}={v!r}" for k, v in comp.constructor_kwargs)]
+        return (f"{comp.cls}(...) raised TypeError: {p.message}. The grader constructs it "
+                f"as {comp.cls}({', '.join(args)}).")
     if p.type == "MemoryError":
         return f"{what} ran out of memory (limit {comp.limits.memory_mb} MB)."
     if p.type == "SystemExit":
@@ -62,6 +65,8 @@ def short(p: Problem, stage: str) -> str:
         return "the submission's total time ran out"
     if stage == "import":
         return "your module could not be imported"
+    if p.type == "PathNotFound":
+        return p.message
     if p.kind == "timeout":
         return f"{what} did not finish in time"
     if p.kind == "died":

@@ -107,7 +107,7 @@ def test_gradebook_has_component_subtotals_and_pass_fail_checks(homework, tmp_pa
                       *(c.id for c in homework.checks), "mistakes"]
     rows = {r["id"]: r for r in _gradebook(tmp_path)}
     alice, carol, erin = rows["alice"], rows["carol"], rows["erin"]
-    assert (alice["total"], alice["linear total"], alice["softmax total"]) == ("35", "15", "1.5")
+    assert (alice["total"], alice["linear total"], alice["softmax total"]) == ("100", "15", "1.5")
     assert sum(float(alice[h]) for h in subtotals) == float(alice["total"])
     assert alice["linear.gradcheck"] == alice["tanh.no_mutation"] == "pass"
     assert alice[dldw.id] == f"{dldw.points:g}"

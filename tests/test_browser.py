@@ -114,7 +114,9 @@ def graded(tmp_path_factory) -> Path:
     subs = tmp_path_factory.mktemp("browser-class")
     out = tmp_path_factory.mktemp("browser-out")
     for name, src in CLASS.items():
-        shutil.copytree(src / "mytorch", subs / name / "mytorch")
+        for package in ("mytorch", "models"):
+            if (src / package).is_dir():
+                shutil.copytree(src / package, subs / name / package)
     result = run_cli("batch", str(subs), "--out", str(out), "--rubric", str(ROOT / "rubric.yaml"),
                      "--jobs", "2", "--no-progress",
                      timeout=600)
@@ -155,7 +157,7 @@ def test_class_summary_shows_every_section(browser, graded, homework, tmp_path):
     page = load(browser, graded / "summary.html", tmp_path / "profile")
     assert page.console == []
     scores = page.section("scores")
-    assert "full marks" in scores and "score (out of 35)" in scores
+    assert "full marks" in scores and "score (out of 100)" in scores
     assert page.dom.count('class="bar full"') == 1 and page.dom.count('class="bar"') == 10
     rates = page.section("components")
     for comp in homework.components:

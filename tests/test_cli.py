@@ -168,5 +168,5 @@ def test_rubric_check_summarises_every_component():
     """`make rubric` validates the homework and lists each component with its points."""
     done = run_cli("rubric", "--rubric", "rubric.yaml")
     assert done.returncode == 0, done.stderr
-    assert "ok — 10 component(s)" in done.stdout and "35 points" in done.stdout
+    assert "ok — 16 component(s)" in done.stdout and "100 points" in done.stdout
     assert "crossentropyloss" in done.stdout and "mytorch/nn/loss.py" in done.stdout

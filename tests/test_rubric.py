@@ -304,13 +304,17 @@ def component(data: dict, cid: str) -> dict:
 
 
 def test_homework_components_and_points(homework):
-    """The homework: Linear 15, activations 10, losses 10; ids qualified by component."""
+    """The homework's sections as the course scores them: Linear 15, activations 10, losses 10,
+    BatchNorm 20, SGD 10, MLP0 10, MLP1 10, MLP4 15; ids qualified by component."""
     by_comp = {c.id: c.max_score for c in homework.components}
     assert by_comp["linear"] == 15
     assert round(sum(by_comp[c] for c in ("identity", "sigmoid", "tanh", "relu", "gelu",
                                           "swish", "softmax")), 6) == 10
     assert round(by_comp["mseloss"] + by_comp["crossentropyloss"], 6) == 10
-    assert homework.max_score == 35
+    assert by_comp["batchnorm1d"] == 20
+    assert round(by_comp["sgd"] + by_comp["sgd_momentum"], 6) == 10
+    assert (by_comp["mlp0"], by_comp["mlp1"], by_comp["mlp4"]) == (10, 10, 15)
+    assert homework.max_score == 100
     assert "softmax.large_logits" in {c.id for c in homework.checks}
 
 

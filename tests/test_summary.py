@@ -36,20 +36,20 @@ def test_counts_and_statistics(reports, homework):
     s = summary.summarize(reports, homework)
     assert (s.submissions, s.graded, s.errored) == (5, 4, 1)
     assert s.statuses == (("graded", 4), ("crashed", 1))
-    assert s.mean == pytest.approx((35 + 35 + 32.75 + 32 + 0) / 5)
-    assert (s.median, s.minimum, s.maximum) == (32.75, 0, 35)
-    assert summary.stat(s.median) == "32.8" and summary.stat(None) == "—"
+    assert s.mean == pytest.approx((100 + 100 + 97.75 + 97 + 0) / 5)
+    assert (s.median, s.minimum, s.maximum) == (97.75, 0, 100)
+    assert summary.stat(s.median) == "97.8" and summary.stat(None) == "—"
 
 
 def test_histogram_bins_then_full_marks_alone(reports, homework):
-    """Ten bins of 3.5 points below the max score, then full marks in a bin of their own:
-    35 is there, 32 and 32.75 share the last range bin."""
+    """Ten bins of 10 points below the max score, then full marks in a bin of their own:
+    100 is there, 97 and 97.75 share the last range bin."""
     bins = summary.summarize(reports, homework).histogram
     assert len(bins) == 11
-    assert [(b.lo, b.hi) for b in bins][:2] == [(0, 3.5), (3.5, 7)] and bins[-2].hi == 35
+    assert [(b.lo, b.hi) for b in bins][:2] == [(0, 10), (10, 20)] and bins[-2].hi == 100
     assert [b.count for b in bins] == [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2]
     assert bins[-1].full and not any(b.full for b in bins[:-1])
-    assert bins[-1].label == "full marks (35)" and bins[0].label == "0–3.5"
+    assert bins[-1].label == "full marks (100)" and bins[0].label == "0–10"
 
 
 def test_histogram_edges_and_clamping():

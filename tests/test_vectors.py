@@ -68,7 +68,7 @@ def test_grading_does_not_need_the_reference(project, tmp_path):
     shutil.copytree(project / "reference", sub)
     shutil.rmtree(project / "reference")
     result = run_cli("grade", str(sub), "--rubric", str(project / "rubric.yaml"))
-    assert "Score: 35 / 35" in result.stdout, result.stderr
+    assert "Score: 100 / 100" in result.stdout, result.stderr
 
 
 def test_a_failing_reference_is_reported(project):

@@ -367,50 +367,61 @@ def _build(spec: Any, arrays: list) -> Any:
     return spec
 
 
-def _root(state: dict, path: str) -> tuple[Any, list[str]]:
+class PathNotFound(LookupError):
+    """An attribute path the grader reads or sets leads nowhere (its message says where)."""
+
+
+def _root(state: dict, path: str) -> tuple[Any, list[str], str]:
     """Where an attribute path starts: an object the grader built (``model.layers.0.W``), or
-    the student's object."""
+    the student's object (``self``); the parts left, and how the start is written."""
     parts = path.split(".")
     objects = state.get("objects") or {}
     if len(parts) > 1 and parts[0] in objects:
-        return objects[parts[0]], parts[1:]
-    return state["obj"], parts
+        return objects[parts[0]], parts[1:], parts[0]
+    return state["obj"], parts, "self"
 
 
 def _step(current: Any, part: str, done: str) -> Any:
     """One step along a path: an element of a list (a number) or an attribute."""
+    if current is None:
+        raise PathNotFound(f"{done} is None: not implemented yet?")
     if part.lstrip("-").isdigit() and isinstance(current, (list, tuple)):
         index = int(part)
         if not -len(current) <= index < len(current):
-            raise LookupError(f"{done} has {len(current)} entries, so no entry {index}")
+            raise PathNotFound(f"{done} has {len(current)} entries, so there is no "
+                               f"{done}[{index}]")
         return current[index]
     if part.lstrip("-").isdigit():
-        raise LookupError(f"{done} is not a list (it is {type(current).__name__})")
+        raise PathNotFound(f"{done} should be a list, but it is {type(current).__name__}")
     try:
         return getattr(current, part)
     except AttributeError:
-        raise LookupError(f"{done + '.' if done else ''}{part} is not set") from None
+        raise PathNotFound(f"{done}.{part} is not set") from None
+
+
+def _written(done: str, part: str) -> str:
+    return f"{done}[{part}]" if part.lstrip("-").isdigit() else f"{done}.{part}"
 
 
 def _get(state: dict, path: str) -> Any:
-    current, parts = _root(state, path)
-    done = path[:len(path) - len(".".join(parts))].rstrip(".")
+    current, parts, done = _root(state, path)
     for part in parts:
         try:
             current = _step(current, part, done)
-        except LookupError as exc:
+        except PathNotFound as exc:
             return _Missing(str(exc))
-        done = f"{done}.{part}" if done else part
+        done = _written(done, part)
     return current
 
 
 def _set(state: dict, path: str, value: Any) -> None:
-    current, parts = _root(state, path)
-    done = path[:len(path) - len(".".join(parts))].rstrip(".")
+    current, parts, done = _root(state, path)
     for part in parts[:-1]:
         current = _step(current, part, done)
-        done = f"{done}.{part}" if done else part
+        done = _written(done, part)
     last = parts[-1]
+    if current is None:
+        raise PathNotFound(f"{done} is None: not implemented yet?")
     if last.lstrip("-").isdigit() and isinstance(current, list):
         current[int(last)] = value
     else:
