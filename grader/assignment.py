@@ -10,7 +10,7 @@ from typing import Any
 
 from grader.errors import GraderError
 
-CHECK_KINDS = ("init", "shape", "values", "stored",
+CHECK_KINDS = ("init", "shape", "values", "stored", "unchanged",
                "gradcheck", "mutation", "repeatable", "linearity", "forbidden")
 CONSISTENCY_KINDS = ("gradcheck", "mutation", "repeatable", "linearity", "forbidden")
 PROBE_KINDS = ("gradcheck", "repeatable", "linearity")   # the ones that need extra calls
@@ -96,6 +96,7 @@ class Check:
     rtol: float
     component: str = ""
     forbid: tuple[str, ...] = ()      # kind forbidden: dotted names of functions to refuse
+    like: tuple[str, ...] = ()        # kind unchanged: each target equals these, as observed
 
 
 @record(frozen=True)

@@ -351,5 +351,21 @@ def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(s for s in shape if s != 1)
 
 
+def judge_unchanged(check: Check, ctx: Context, case: str) -> Verdict:
+    """Each target is still what the submission itself had before (``like``): eval mode
+    leaves the running statistics as the last training step left them, whatever they are."""
+    for name, before in zip(check.targets, check.like):
+        now, then = ctx.runs[case].observed.get(name), ctx.runs[case].observed.get(before)
+        bad = _unusable(then, before, ctx, _who(ctx, before)) or \
+            _unusable(now, name, ctx, _who(ctx, name))
+        if bad:
+            return bad
+        a, b = now.value.array, then.value.array
+        if a.shape != b.shape or not compare(a, b, check.atol, check.rtol).ok:
+            return Verdict(False, f"{_who(ctx, name)} changes {_attribute(ctx, name)}: it should "
+                                  f"leave it as {_who(ctx, before)} left it")
+    return Verdict(True)
+
+
 JUDGES = {"init": judge_init, "shape": judge_shape, "values": judge_values,
-          "stored": judge_stored}
+          "stored": judge_stored, "unchanged": judge_unchanged}

@@ -376,7 +376,7 @@ def _checks(r: Reader, comp: Component, atol: float, rtol: float) -> tuple[Check
     for i, item in enumerate(flat(items)):
         cr = Reader(item, f"{prefix}[{i}]", r.path)
         cr.allow("id", "kind", "target", "points", "title", "cases", "visibility", "atol",
-                 "rtol", "forbid")
+                 "rtol", "forbid", "like")
         cid = cr.get("id", str)
         if cid in seen:
             cr.fail(f"duplicate check id {cid!r}", "id")
@@ -396,12 +396,20 @@ def _checks(r: Reader, comp: Component, atol: float, rtol: float) -> tuple[Check
                 kind == "forbidden"):
             cr.fail("a forbidden check (and only one) names the functions it refuses, as "
                     "module.function (e.g. numpy.tanh)", "forbid")
+        like = cr.names("like", ())
+        if (kind == "unchanged") != bool(like) or len(like) != (len(targets) if like else 0):
+            cr.fail("an unchanged check (and only one) names, in `like`, what each target must "
+                    "still equal (one name per target)", "like")
+        for name in like:
+            if comp.produced_by(name) is None:
+                cr.fail(f"{name!r} is neither returned nor stored by a call", "like")
         hidden = any(comp.case(c).visibility == "hidden" for c in cases)
         vis = cr.get("visibility", str, "hidden" if hidden else "public")
         if vis not in VISIBILITIES or (hidden and vis == "public"):
             cr.fail("must be public or hidden (hidden when it uses hidden cases)", "visibility")
         checks.append(Check(cid, kind, targets, points, cr.get("title", str, cid), cases, vis,
-                            cr.number("atol", atol), cr.number("rtol", rtol), comp.id, forbid))
+                            cr.number("atol", atol), cr.number("rtol", rtol), comp.id, forbid,
+                            like))
     if not checks:
         r.fail("needs at least one check", "checks")
     return tuple(checks)
@@ -419,7 +427,7 @@ def _check_targets(r: Reader, kind: str, targets: tuple[str, ...], comp: Compone
         if kind == "init" and t not in comp.observed_at_init:
             r.fail(f"{t!r} is neither one of the layer's params {list(comp.params)} nor given "
                    "an init rule", "target")
-        if kind in ("shape", "values", "stored") and comp.produced_by(t) is None:
+        if kind in ("shape", "values", "stored", "unchanged") and comp.produced_by(t) is None:
             r.fail(f"{t!r} is neither returned nor stored by "
                    f"{'/'.join(c.method for c in comp.calls)}", "target")
 
