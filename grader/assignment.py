@@ -33,7 +33,7 @@ class Call:
     kwargs: tuple[tuple[str, Any], ...] = ()
     paths: tuple[tuple[str, str], ...] = ()
     sets: tuple[tuple[str, str], ...] = ()
-    label: str = ""    # how reports name it: the method, or "forward#2" for its second call
+    label: str = ""    # how reports name a repeated call: "forward(Z3, eval=True)"
 
     def path(self, name: str) -> str:
         """The attribute path ``name`` is read at after this call."""

@@ -53,7 +53,7 @@ def aggregate(check: Check, comp: Component, verdicts: list[tuple[str, Verdict]]
     failing = [(n, v) for n, v in verdicts if not v.ok]
     hidden = check.visibility == "hidden"
     msgs, hints, mistakes = [], [], []
-    if not failing and verdicts and verdicts[0][1].message:
+    if not failing and verdicts and verdicts[0][1].message and not hidden:
         msgs.append(verdicts[0][1].message)   # e.g. what a consistency check found
     if failing:
         name, first = failing[0]
@@ -146,9 +146,26 @@ def _who(ctx: Context, name: str) -> str:
 
 # --- judges -----------------------------------------------------------------------------------
 
-def judge_init(check: Check, ctx: Context, case: str) -> Verdict:
+def _each(judge_one):
+    """A judge of every target of a check: the verdicts of the targets that fail, together
+    (a check such as 'velocities after __init__' names several quantities)."""
+    def judge(check: Check, ctx: Context, case: str) -> Verdict:
+        verdicts = [judge_one(check, ctx, case, name) for name in check.targets]
+        bad = [v for v in verdicts if not v.ok]
+        if not bad:
+            return Verdict(True, " ".join(dict.fromkeys(v.message for v in verdicts
+                                                        if v.message)))
+        if len(bad) == 1:
+            return bad[0]
+        said = dict.fromkeys(v.message.rstrip(".") for v in bad)
+        return Verdict(False, "; ".join(said) + ".", ran=all(v.ran for v in bad),
+                       diagnosis=next((v.diagnosis for v in bad if v.diagnosis), None))
+    judge.__doc__ = judge_one.__doc__
+    return judge
+
+
+def _judge_init(check: Check, ctx: Context, case: str, name: str) -> Verdict:
     """Parameters right after __init__: Table 1 shape, then the init rule."""
-    name = check.targets[0]
     obs = ctx.runs[case].observed.get(INIT + name)
     bad = _unusable(obs, name, ctx, "__init__")
     if bad:
@@ -233,9 +250,8 @@ def _size_words(rule, cls: str = "layer") -> str:
     return f"{cls}({', '.join(f'{k}={v}' for k, v in rule.dims)})"
 
 
-def judge_shape(check: Check, ctx: Context, case: str) -> Verdict:
+def _judge_shape(check: Check, ctx: Context, case: str, name: str) -> Verdict:
     """A returned or stored quantity has its Table 1 shape."""
-    name = check.targets[0]
     obs = ctx.runs[case].observed.get(name)
     bad = _unusable(obs, name, ctx, _who(ctx, name))
     if bad:
@@ -253,19 +269,6 @@ def is_scalar(arr: np.ndarray) -> bool:
     """One number: a 0-d array, or a 1- or 2-d array holding one value (the 1 x 1 that the
     handout's matrix formula for a sum produces)."""
     return arr.size == 1 and arr.ndim <= 2
-
-
-def judge_values(check: Check, ctx: Context, case: str) -> Verdict:
-    """Returned or stored quantities match the reference within the rubric's tolerance."""
-    verdicts = [_judge_value(check, ctx, case, name) for name in check.targets]
-    bad = [v for v in verdicts if not v.ok]
-    if not bad:
-        return Verdict(True, " ".join(v.message for v in verdicts if v.message))
-    if len(bad) == 1:
-        return bad[0]
-    return Verdict(False, "; ".join(v.message.rstrip(".") for v in bad) + ".",
-                   ran=all(v.ran for v in bad),
-                   diagnosis=next((v.diagnosis for v in bad if v.diagnosis), None))
 
 
 def _judge_value(check: Check, ctx: Context, case: str, name: str) -> Verdict:
@@ -366,6 +369,10 @@ def judge_unchanged(check: Check, ctx: Context, case: str) -> Verdict:
                                   f"leave it as {_who(ctx, before)} left it")
     return Verdict(True)
 
+
+judge_init = _each(_judge_init)
+judge_shape = _each(_judge_shape)
+judge_values = _each(_judge_value)   # returned or stored quantities match the reference
 
 JUDGES = {"init": judge_init, "shape": judge_shape, "values": judge_values,
           "stored": judge_stored, "unchanged": judge_unchanged}

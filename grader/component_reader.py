@@ -163,13 +163,19 @@ def _call(r: Reader) -> Call:
 
 
 def _labelled(calls: tuple[Call, ...]) -> tuple[Call, ...]:
-    """A method called more than once is named by its call in reports: forward#2."""
-    seen: dict[str, int] = {}
+    """A method called more than once is named in reports by how it is called, from its
+    second call on: forward(Z2), forward(Z3, eval=True)."""
+    seen: set[str] = set()
     out = []
     for call in calls:
-        seen[call.method] = seen.get(call.method, 0) + 1
-        n = seen[call.method]
-        out.append(replace(call, label=f"{call.method}#{n}") if n > 1 else call)
+        if call.method in seen:
+            args = [*call.inputs, *(f"{k}={v!r}" for k, v in call.kwargs)]
+            label = f"{call.method}({', '.join(args)})"
+            if label in {c.stage for c in out}:
+                label = f"{label} again"
+            call = replace(call, label=label)
+        seen.add(call.method)
+        out.append(call)
     return tuple(out)
 
 

@@ -170,7 +170,8 @@ def judge_mutation(check: Check, ctx: Context, case: str) -> Verdict:
         return Verdict(False, f"could not check: {idle}", ran=False)
     if changed:
         method, name = changed[0]
-        return Verdict(False, f"{method}() changed its input {name} in place",
+        return Verdict(False, f"{messages.stage_words(method)} changed its input {name} in "
+                              "place",
                        diagnosis=hint(ctx, "input_mutated", check.visibility == "hidden",
                                       input=name))
     methods = " and ".join(dict.fromkeys(c.method for c in ctx.comp.calls if c.inputs))

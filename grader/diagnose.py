@@ -47,6 +47,9 @@ DEFAULT_HINTS = {
                         "the usual cause.",
     "wrong_shape": "{name} should be {shape} = {want}, got {got_shape}: check each operand "
                    "against Table 1.",
+    "summed_everything": "{name} is a single number: the sum ran over every entry. Sum over "
+                         "the batch axis only, np.sum(..., axis=0, keepdims=True), which gives "
+                         "{shape}{eq}.",
     "wrong_init_scale": "{name} is initialised with the wrong scale: draw it from a normal "
                         "distribution with standard deviation {std}.",
     "not_normal": "{name} is not drawn from a normal distribution: use rng.normal (or "
@@ -80,9 +83,32 @@ def hint(ctx: "Context", mistake: str, hidden: bool = False, **fields: object) -
               "how": "", "input": "", "name": "", "std": "", "function": "", "fix": "",
               "code": "", "method": "", "call": ""}
     values.update({k: v for k, v in fields.items() if v is not None})
-    if hidden:
+    if hidden:   # nothing that depends on a hidden case's sizes: its symbols only
         values["alpha"] = ""
+        shape = values["shape"]
+        values["want"] = "(" + ", ".join(shape.split(" x ")) + ")" if shape else \
+            "its Table 1 shape"
+        if values["got_shape"] != "":
+            values["got_shape"] = _symbolic(values["got_shape"], fields.get("want"),
+                                            values["shape"])
     return Diagnosis(mistake, template.format(**values))
+
+
+def _symbolic(got: object, want: object, shape: str) -> str:
+    """A hidden case's wrong shape in words that give no size away: '(C,)' for a (5,) where
+    1 x C = (1, 5) was wanted, '()' for a scalar, else 'another shape'."""
+    if got == ():
+        return "() (a scalar)"
+    if isinstance(got, tuple) and isinstance(want, tuple) and shape:
+        symbols = [s.strip() for s in shape.split(" x ")]
+        if len(symbols) == len(want):
+            by_size = {}
+            for size, sym in zip(want, symbols):
+                by_size.setdefault(size, sym)
+            if all(n in by_size for n in got):
+                return "(" + ", ".join(str(by_size[n]) for n in got) + ("," if len(got) == 1
+                                                                        else "") + ")"
+    return "another shape"
 
 
 def diagnose(ctx: "Context", check: "Check", case: str, name: str, got: np.ndarray,
@@ -137,15 +163,17 @@ def diagnose_problem(ctx: "Context", problem: "Problem",
             problem.message):
         return hint(ctx, "W_not_transposed")
     comp = ctx.comp
-    if problem.kind == "exception" and problem.type == "TypeError" and stage == "construct" \
-            and _ARGUMENTS.search(problem.message):
+    # a call's own arguments are wrong only when the TypeError comes from the call itself, not
+    # from inside the student's code (a model calling a layer's method the wrong way)
+    own = problem.kind == "exception" and problem.type == "TypeError" and \
+        not problem.traceback and _ARGUMENTS.search(problem.message)
+    if own and stage == "construct":
         args = [*comp.constructor, *(f"{k}={v!r}" for k, v in comp.constructor_kwargs)]
         params = [*comp.constructor, *(f"{k}=..." for k, _ in comp.constructor_kwargs)]
         return hint(ctx, "signature", method="__init__", call=f"{comp.cls}({', '.join(args)})",
                     fix=f"Write it as def __init__(self, {', '.join(params)}).")
     call = next((c for c in ctx.comp.calls if c.stage == stage), None)
-    if problem.kind == "exception" and problem.type == "TypeError" and call is not None \
-            and _ARGUMENTS.search(problem.message):
+    if own and call is not None:
         args = [*call.inputs, *(f"{k}={v!r}" for k, v in call.kwargs)]
         text = f"{call.method}({', '.join(args)})"
         fix = (f"Write it as def {call.method}(self, {', '.join(call.inputs)})."
@@ -210,6 +238,9 @@ def _shape_mistake(ctx: "Context", got: np.ndarray, e: np.ndarray, base: dict,
         return hint(ctx, "keepdims", hidden, **base)
     if _summed_is_expected(got, e):
         return hint(ctx, "not_summed", hidden, **base)
+    reduced = 1 in (ctx.comp.shape_of(base["name"]) or ())   # a sum kept as 1 x C or C x 1
+    if reduced and got.size == 1 and got.ndim <= 2 and e.size > 1:
+        return hint(ctx, "summed_everything", hidden, **base)
     return hint(ctx, "wrong_shape", hidden, **base)
 
 

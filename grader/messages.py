@@ -11,16 +11,11 @@ STAGE_WORDS = {"import": "importing your module", "construct": "the constructor"
                "probe": "the extra calls of the consistency checks"}
 
 
-ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth"}
-
-
 def stage_words(stage: str) -> str:
-    """A stage as a student reads it: 'the constructor', 'forward()', 'the second call of
-    forward()' (a method a case calls more than once is labelled forward#2)."""
-    if "#" in stage:
-        method, _, n = stage.partition("#")
-        nth = ORDINALS.get(int(n), f"{n}th") if n.isdigit() else n
-        return f"the {nth} call of {method}()"
+    """A stage as a student reads it: 'the constructor', 'forward()', or a repeated call as
+    the case makes it, 'forward(Z3, eval=True)'."""
+    if "(" in stage:
+        return stage
     return STAGE_WORDS.get(stage, f"{stage}()")
 
 

@@ -178,7 +178,7 @@ def changed_inputs(run: CaseRun) -> list[tuple[str, str]] | None:
         if not key.startswith(ECHO) or obs.value is None:
             continue
         seen = True
-        method, name = key[len(ECHO):].split(".", 1)
+        method, name = key[len(ECHO):].rsplit(".", 1)   # a call's label may hold dots
         before, after = run.inputs[name], obs.value.array
         if after is None or after.shape != before.shape or not np.array_equal(after, before):
             changed.append((method, name))
