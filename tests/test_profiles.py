@@ -107,3 +107,17 @@ def test_previous_handout_files_are_told_so_under_the_current_one(grade, homewor
     sigmoid = next(s for s in report.sections if s.id == "sigmoid")
     assert any("follows the previous handout" in c.text for c in sigmoid.causes)
     assert report.score < report.max_score
+
+
+def test_current_handout_mlps_are_told_so_under_the_previous_one(grade):
+    """The current handout's MLPs (ReLUs between the Linear layers in self.layers, backward(dLdA)
+    on each), graded under the previous handout, are told what this one does instead: its
+    activations' backward() takes no argument, and self.layers holds the Linear layers only."""
+    rub = rubric_mod.load(ROOT / "rubrics" / "previous-handout.yaml")
+    folder = FIXTURES / "profiles" / "previous-handout" / "v3_mlp"
+    checks = by_id(grade(folder, rub, vectors_mod.load(rub)))
+    told = " ".join(checks["mlp0.backward_debug"].hints)
+    assert "f[i].backward()" in told and "follows the newer handout" in told
+    for model in ("mlp1", "mlp4"):
+        row = checks[f"{model}.layers_linear_only"]
+        assert "self.f" in row.title and "self.layers[1].W is not set" in " ".join(row.messages)
