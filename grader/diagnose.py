@@ -45,6 +45,8 @@ DEFAULT_HINTS = {
     "W_not_transposed": "a matrix product has operands whose shapes do not line up: check every "
                         "operand against Table 1; a weight used where its transpose belongs is "
                         "the usual cause.",
+    "call_arguments": "inside {method}(), a call passes arguments its function does not take "
+                      "({message}; {where}): check that call against the definition it calls.",
     "wrong_shape": "{name} should be {shape} = {want}, got {got_shape}: check each operand "
                    "against Table 1.",
     "summed_everything": "{name} is a single number: the sum ran over every entry. Sum over "
@@ -81,7 +83,7 @@ def hint(ctx: "Context", mistake: str, hidden: bool = False, **fields: object) -
     template = ctx.comp.hints.get(mistake) or DEFAULT_HINTS.get(mistake) or "{name}: " + mistake
     values = {"eq": "", "alpha": "", "shape": "", "want": "", "got_shape": "", "dtype": "",
               "how": "", "input": "", "name": "", "std": "", "function": "", "fix": "",
-              "code": "", "method": "", "call": ""}
+              "code": "", "method": "", "call": "", "where": "", "message": ""}
     values.update({k: v for k, v in fields.items() if v is not None})
     if hidden:   # nothing that depends on a hidden case's sizes: its symbols only
         values["alpha"] = ""
@@ -173,6 +175,11 @@ def diagnose_problem(ctx: "Context", problem: "Problem",
         return hint(ctx, "signature", method="__init__", call=f"{comp.cls}({', '.join(args)})",
                     fix=f"Write it as def __init__(self, {', '.join(params)}).")
     call = next((c for c in ctx.comp.calls if c.stage == stage), None)
+    inner = problem.kind == "exception" and problem.type == "TypeError" and \
+        bool(problem.traceback) and _ARGUMENTS.search(problem.message)
+    if inner and call is not None:   # raised by a call the student's own code makes
+        return hint(ctx, "call_arguments", method=call.method, where=problem.where or "",
+                    message=problem.message)
     if own and call is not None:
         args = [*call.inputs, *(f"{k}={v!r}" for k, v in call.kwargs)]
         text = f"{call.method}({', '.join(args)})"
