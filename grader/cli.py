@@ -101,6 +101,9 @@ def _add_gradescope(sub) -> None:
 def _add_rubric(sub) -> None:
     r = sub.add_parser("rubric", help="validate a rubric file")
     r.add_argument("--rubric", type=Path, default=Path("rubric.yaml"))
+    r.add_argument("--markdown", action="store_true",
+                   help="print every component, its checks and its named mistakes as Markdown "
+                        "(the README's list of the homework)")
     r.set_defaults(func=cmd_rubric)
 
 
@@ -237,6 +240,9 @@ def cmd_rubric(args: argparse.Namespace) -> int:
     from grader.render import points
 
     rub = rubric.load(args.rubric)
+    if args.markdown:
+        sys.stdout.write(rubric_markdown(rub))
+        return 0
     hidden = sum(c.points for c in rub.checks if c.visibility == "hidden")
     cases = sum(len(c.cases) for c in rub.components)
     print(f"{args.rubric}: ok — {len(rub.components)} component(s), {cases} cases, "
@@ -245,3 +251,25 @@ def cmd_rubric(args: argparse.Namespace) -> int:
         print(f"  {comp.id:<18} {comp.file:<28} {len(comp.checks):3d} checks "
               f"{points(comp.max_score):>5} points")
     return 0
+
+
+def rubric_markdown(rub) -> str:
+    """Every component of a rubric: its file and points, its checks (hidden ones marked) and
+    its named mistakes with the words a student reads."""
+    from grader.render import points
+
+    out = []
+    for comp in rub.components:
+        total = points(comp.max_score)
+        out.append(f"**{comp.title}** ({total} point{'' if total == '1' else 's'}, "
+                   f"`{comp.file}`"
+                   + (f", built from {', '.join(comp.uses)}" if comp.uses else "") + ")")
+        rows = [f"{c.title} ({points(c.points)}{', hidden' if c.visibility == 'hidden' else ''})"
+                for c in comp.checks]
+        out.append(f"- checks: {'; '.join(rows)}")
+        hints = comp.hints
+        for mistake in comp.mistakes:
+            text = hints.get(mistake, "").replace("|", "\\|")
+            out.append(f"- `{mistake}`: {text}")
+        out.append("")
+    return "\n".join(out)

@@ -170,3 +170,18 @@ def test_rubric_check_summarises_every_component():
     assert done.returncode == 0, done.stderr
     assert "ok — 16 component(s)" in done.stdout and "100 points" in done.stdout
     assert "crossentropyloss" in done.stdout and "mytorch/nn/loss.py" in done.stdout
+
+
+def test_readme_lists_the_homework_as_the_rubric_has_it():
+    """The README's list of the homework (every component, its checks, its named mistakes) is
+    what `python -m grader rubric --markdown` prints for rubric.yaml: regenerate it with that
+    command when the rubric changes."""
+    done = run_cli("rubric", "--rubric", "rubric.yaml", "--markdown")
+    assert done.returncode == 0, done.stderr
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- homework: python -m grader rubric --markdown -->\n")
+    end = readme.index("<!-- end of homework -->")
+    listed = readme[start:end].split("\n", 1)[1]
+    assert listed == done.stdout
+    for comp in ("**BatchNorm1d** (20 points", "**SGD with momentum** (6 points", "**MLP4** (15"):
+        assert comp in listed
