@@ -200,10 +200,15 @@ def test_restart_after_kill_loses_and_duplicates_nothing(folder, tmp_path):
 
 def test_ctrl_c_stops_everything_at_once_and_keeps_what_is_graded(folder, tmp_path):
     """Ctrl-C (SIGINT to the terminal's process group) stops the batch within seconds with a
-    sentence instead of a traceback and no process left behind; the next run finishes."""
-    out = tmp_path / "out"
+    sentence instead of a traceback and no process left behind; the next run finishes. (The
+    class is the mixed one plus sixty more, so that it is still running when interrupted.)"""
+    out, subs = tmp_path / "out", tmp_path / "class"
+    shutil.copytree(folder, subs)
+    for i in range(60):
+        shutil.copytree(SUBMISSIONS / "correct" / "matmul" / "mytorch",
+                        subs / f"x{i:02d}" / "mytorch")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "--jobs",
+    cmd = [sys.executable, "-m", "grader", "batch", str(subs), "--out", str(out), "--jobs",
            "2", "--no-progress"]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
