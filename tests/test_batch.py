@@ -210,8 +210,11 @@ def test_ctrl_c_stops_everything_at_once_and_keeps_what_is_graded(folder, tmp_pa
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "grader", "batch", str(subs), "--out", str(out), "--jobs",
            "2", "--no-progress"]
+    # as from a terminal: Ctrl-C's signal is not ignored, whatever this test was started from
+    # (a shell's background job inherits SIGINT ignored, and Python then leaves it so)
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and len(_journal_ids(out)) < 3:
         time.sleep(0.02)
