@@ -183,7 +183,7 @@ class Component:
 
     def produced_by(self, name: str) -> str | None:
         """The call that returns or stores ``name``: its method, or its label when the method
-        is called more than once (forward#2)."""
+        is called more than once ("forward(Z3, eval=True)")."""
         call = self.call_of(name)
         return call.stage if call else None
 

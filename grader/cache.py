@@ -4,10 +4,8 @@ Only pure functions of their inputs are cached, keyed by a hash of those inputs;
 folder cannot be written, everything still works, just slower."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 VERSION = "1"
 
@@ -27,27 +25,6 @@ def folder(name: str) -> Path | None:
     except OSError:
         return None
     return path if os.access(path, os.W_OK) else None
-
-
-def read_json(key: str) -> Any:
-    """The cached value for ``key``, or None (missing or unreadable entries are misses)."""
-    try:
-        return json.loads((root() / key).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def write_json(key: str, value: Any) -> None:
-    """Store ``value`` atomically; silently skipped when the cache cannot be written."""
-    base = folder("")
-    if base is None:
-        return
-    tmp = base / f".{key}.{os.getpid()}.tmp"
-    try:
-        tmp.write_text(json.dumps(value), encoding="utf-8")
-        os.replace(tmp, base / key)
-    except (OSError, TypeError, ValueError):
-        tmp.unlink(missing_ok=True)
 
 
 def read_bytes(key: str) -> bytes | None:

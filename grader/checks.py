@@ -91,7 +91,7 @@ def _unusable(obs: Observed | None, name: str, ctx: Context, stage: str,
     """A Verdict when there is no usable array to judge, else None."""
     if obs is None:
         return Verdict(False, f"{name} was not produced", ran=False)
-    if obs.problem is not None and obs.problem.type == "PathNotFound":   # said in full here
+    if obs.problem is not None and obs.problem.missing_path:   # said in full here
         return Verdict(False, f"not run: {obs.problem.message}", ran=False)
     if obs.problem is not None:  # the report shows the traceback once, at the top
         p = obs.problem

@@ -121,14 +121,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
     renderer = Renderer() if forks else None
     report, rub = None, None
     try:
-        from grader.sandbox.backend import start_sandbox
+        from grader.sandbox.backend import open_sandbox
 
-        starting = start_sandbox()  # before anything secret is loaded into this process
-        mark("sandbox started")
+        sandbox = open_sandbox()  # before anything secret is loaded into this process
+        mark("sandbox opened")
         try:
-            report, rub = _grade_one(args, starting.open())
+            report, rub = _grade_one(args, sandbox)
         finally:
-            starting.close(wait=False)  # this process exits next; the server follows on its own
+            sandbox.close(wait=False)  # this process exits next; the server follows on its own
     finally:
         if renderer is not None and report is None:
             renderer.cancel()

@@ -165,18 +165,18 @@ def diagnose_problem(ctx: "Context", problem: "Problem",
             problem.message):
         return hint(ctx, "W_not_transposed")
     comp = ctx.comp
-    # a call's own arguments are wrong only when the TypeError comes from the call itself, not
-    # from inside the student's code (a model calling a layer's method the wrong way)
-    own = problem.kind == "exception" and problem.type == "TypeError" and \
-        not problem.traceback and _ARGUMENTS.search(problem.message)
+    # a call's own arguments are wrong only when the TypeError comes from the call itself; one
+    # raised inside the student's code (a model calling a layer's method the wrong way) is the
+    # arguments of a call that code makes
+    arguments = problem.kind == "exception" and problem.type == "TypeError" and \
+        bool(_ARGUMENTS.search(problem.message))
+    own, inner = arguments and not problem.traceback, arguments and bool(problem.traceback)
     if own and stage == "construct":
         args = [*comp.constructor, *(f"{k}={v!r}" for k, v in comp.constructor_kwargs)]
         params = [*comp.constructor, *(f"{k}=..." for k, _ in comp.constructor_kwargs)]
         return hint(ctx, "signature", method="__init__", call=f"{comp.cls}({', '.join(args)})",
                     fix=f"Write it as def __init__(self, {', '.join(params)}).")
     call = next((c for c in ctx.comp.calls if c.stage == stage), None)
-    inner = problem.kind == "exception" and problem.type == "TypeError" and \
-        bool(problem.traceback) and _ARGUMENTS.search(problem.message)
     if inner and call is not None:   # raised by a call the student's own code makes
         return hint(ctx, "call_arguments", method=call.method, where=problem.where or "",
                     message=problem.message)

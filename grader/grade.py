@@ -69,11 +69,9 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
         ready.append(True)
         mark("vectors verified")
 
-    units, owner = [], []
-    for i, plan in enumerate(plans):
-        units += plan.units
-        owner += [i] * len(plan.units)
-    results: list = [None] * len(units)
+    units = [u for plan in plans for u in plan.units]
+    owner = [(i, k) for i, plan in enumerate(plans) for k in range(len(plan.units))]
+    results = [[None] * len(plan.units) for plan in plans]   # each plan's, in its order
     left = [len(plan.units) for plan in plans]
     judged: list = [None] * len(plans)
 
@@ -82,8 +80,7 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
         from grader.checks import Context
 
         comp, plan = rubric.components[i], plans[i]
-        start = sum(len(p.units) for p in plans[:i])
-        comp_runs, probes, samples, forbidden = plan.split(results[start:start + len(plan.units)])
+        comp_runs, probes, samples, forbidden = plan.split(results[i])
         ctx = Context(comp, comp_runs, {c.name: verified[case_key(comp.id, c.name)]
                                         for c in comp.cases
                                         if case_key(comp.id, c.name) in verified},
@@ -92,18 +89,19 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
             judged[i] = ([evaluate(check, ctx) for check in comp.checks],
                          [(comp, run) for run in comp_runs.values()])
 
-    def done(k: int, result: object) -> None:
-        results[k] = result
-        left[owner[k]] -= 1
-        if not left[owner[k]]:
-            judge(owner[k])
+    def done(j: int, result: object) -> None:
+        i, k = owner[j]
+        results[i][k] = result
+        left[i] -= 1
+        if not left[i]:
+            judge(i)
 
     try:
         run_units(sub, units, meanwhile, done)
         mark("replies read")
     finally:
         sub.close()
-    for i, plan in enumerate(plans):
+    for i in range(len(plans)):
         if judged[i] is None:   # a component with no units at all
             judge(i)
     checked = _built_on(rubric, [c for found, _ in judged for c in found])
@@ -166,13 +164,13 @@ def _built_on(rubric: Rubric, results: list[CheckResult]) -> list[CheckResult]:
     public checks fail: its failed checks say so first, since fixing those comes first."""
     from grader.records import replace
 
-    titles = {c.id: c.title for c in rubric.components}
+    by_id = {c.id: c for c in rubric.components}
     failing = {r.component for r in results
                if r.status != "passed" and r.max_score > 0 and r.visibility == "public"}
     out = []
     for r in results:
-        comp = next((c for c in rubric.components if c.id == r.component), None)
-        weak = [titles[u] for u in (comp.uses if comp else ()) if u in failing and u in titles]
+        comp = by_id.get(r.component)
+        weak = [by_id[u].title for u in (comp.uses if comp else ()) if u in failing]
         if weak and r.status != "passed":
             one = len(weak) == 1
             it, its = ("it", "its") if one else ("them", "their")
@@ -201,7 +199,7 @@ def _report(rubric: Rubric, name: str, results: tuple[CheckResult, ...],
     from grader.report import Report
 
     score = round(sum(r.score for r in results), 4)
-    failures = [(comp, r) for comp, r in runs if r.failure and not _unwritten(r.failure)]
+    failures = [(comp, r) for comp, r in runs if r.failure and not r.failure.unwritten]
     status, summary, public, details = "graded", "", "", ""
     if failures and all(r.failed_stage == "import" for _, r in runs):
         comp, first = failures[0]
@@ -222,11 +220,6 @@ def _report(rubric: Rubric, name: str, results: tuple[CheckResult, ...],
                   staff_output_dropped=sub.staff_output_dropped + max(0, len(staff) - MAX_OUTPUT),
                   sandbox=sub.zygote.describe(),
                   components=tuple((c.id, c.title) for c in rubric.components))
-
-
-def _unwritten(problem) -> bool:
-    """A model whose layers are still the skeleton's None: not written yet, not a crash."""
-    return problem.type == "PathNotFound" and "not implemented yet" in problem.message
 
 
 def _crash_summary(failures: list[tuple[Component, CaseRun]]) -> tuple[str, str, str]:

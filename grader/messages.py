@@ -36,7 +36,7 @@ def problem(p: Problem, stage: str, comp: Component) -> str:
         return f"the process running your code stopped during {what}: {_exit_words(p.exit_code)}."
     if stage == "import":
         return _import_problem(p, comp)
-    if p.type == "PathNotFound":   # an attribute the grader sets or reads is not there
+    if p.missing_path:   # an attribute the grader sets or reads is not there
         return f"{p.message[:1].upper()}{p.message[1:]}"
     if stage == "construct" and p.type == "TypeError":
         args = [*comp.constructor, *(f"{k}={v!r}" for k, v in comp.constructor_kwargs)]
@@ -60,7 +60,7 @@ def short(p: Problem, stage: str) -> str:
         return "the submission's total time ran out"
     if stage == "import":
         return "your module could not be imported"
-    if p.type == "PathNotFound":
+    if p.missing_path:
         return p.message
     if p.kind == "timeout":
         return f"{what} did not finish in time"

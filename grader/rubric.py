@@ -6,7 +6,6 @@ one layer (top-level ``layer:`` and ``table1:``) is read as a one-component assi
 from __future__ import annotations
 
 import io
-import json
 import pickle
 import zlib
 from grader.records import replace
@@ -31,20 +30,12 @@ def load(path: str | Path) -> Rubric:
         raise GraderError(f"cannot read rubric {path}: {exc.strerror or exc}") from None
     from grader import cache
 
-    where = f"{zlib.crc32(str(path.resolve()).encode()):08x}"
-    parsed = _cached_rubric(cache.read_bytes(f"rubric-{where}.pickle"), text, path)
+    key = f"rubric-{zlib.crc32(str(path.resolve()).encode()):08x}.pickle"
+    parsed = _cached_rubric(cache.read_bytes(key), text, path)
     if parsed is not None:
         return parsed
-    key = f"rubric-{where}.json"
-    entry = cache.read_json(key)
-    if isinstance(entry, dict) and entry.get("text") == text:  # the very same file content
-        rub = parse(entry["data"], path)
-    else:
-        data = _parse_yaml(text, path)
-        if _json_safe(data):
-            cache.write_json(key, {"text": text, "data": data})
-        rub = parse(data, path)
-    cache.write_bytes(f"rubric-{where}.pickle", pickle.dumps(
+    rub = parse(_parse_yaml(text, path), path)
+    cache.write_bytes(key, pickle.dumps(
         {"text": text, "path": str(path), "code": _code_version(), "rubric": rub}))
     return rub
 
@@ -92,14 +83,6 @@ def _cached_rubric(blob: bytes | None, text: str, path: Path) -> Rubric | None:
         return None
     rub = entry.get("rubric")
     return rub if isinstance(rub, Rubric) else None
-
-
-def _json_safe(data: Any) -> bool:
-    """True if JSON gives back exactly ``data`` (YAML allows int keys, dates, sets...)."""
-    try:
-        return json.loads(json.dumps(data)) == data
-    except (TypeError, ValueError):
-        return False
 
 
 def _parse_yaml(text: str, path: Path) -> Any:

@@ -382,7 +382,6 @@ class CaseUnit:
     echo: bool = True                  # inputs sent back after each call (for a mutation check)
     probe: Any = None                  # a probe.ProbeUnit that runs on in the same object
     probed: Any = None                 # its result (a probe.Probe), once finished
-    _probe_steps: int = 0
     _last_reply: Reply | None = None
 
     @property
@@ -400,7 +399,6 @@ class CaseUnit:
                     for _, _, header, arrays in self.steps]
         planned = [(header, arrays) for _, _, header, arrays in self.steps]
         extra = self.probe.plan() if self.probe is not None and self.skip is None else []
-        self._probe_steps = len(extra)
         return planned + extra
 
     def finish(self, replies: list[Reply], setup: Problem | None) -> CaseRun:

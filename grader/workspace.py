@@ -157,19 +157,16 @@ def open_to_others(path: str) -> bool:
 
 @record
 class Lease:
-    """A submission staged for grading: where it is, under which sandbox uid, and the scratch
-    folder to remove afterwards."""
+    """A submission staged for grading, and the sandbox uid it was staged for."""
     staged: Staged
     uid: int | None
-    scratch: Path
 
 
 @contextlib.contextmanager
 def staging(path: Path, rubric: Rubric) -> Iterator[Lease]:
     """Stage a submission folder or archive for grading (as root: for a sandbox user of its
     own, in a scratch folder); the scratch folder is removed afterwards, as far as possible,
-    whatever the student's code left there. Needs no numpy: it can run while the fork server
-    is still importing it."""
+    whatever the student's code left there."""
     import tempfile
 
     from grader.trace import mark
@@ -181,7 +178,7 @@ def staging(path: Path, rubric: Rubric) -> Iterator[Lease]:
         try:
             staged = stage(path, scratch, rubric, uid)
             mark("staged")
-            yield Lease(staged, uid, scratch)
+            yield Lease(staged, uid)
         finally:
             # folders thousands deep, folders chmod 000: removed as far as possible, and
             # never an exception in place of the result

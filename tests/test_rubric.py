@@ -279,7 +279,7 @@ def test_fingerprint_follows_case_seed(tmp_path):
 
 
 def test_second_load_from_cache_is_equal(tmp_path, monkeypatch):
-    """A rubric loaded again is served from the JSON cache and equals the first load."""
+    """A rubric loaded again is served from the cache and equals the first load."""
     path = write(tmp_path, BASE)
     first = rubric_mod.load(path)
 

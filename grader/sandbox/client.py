@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import sys
 import threading
 import time
 from grader.records import record, field
@@ -40,6 +39,17 @@ class Problem:
     name: str | None = None  # for ImportError: the module that was not found
     exit_code: int | None = None
 
+    @property
+    def missing_path(self) -> bool:
+        """An attribute path the grader reads or sets was not there: its message says so in
+        full (no traceback to show)."""
+        return self.type in ("PathNotFound", "Unwritten")
+
+    @property
+    def unwritten(self) -> bool:
+        """The path ran into the skeleton's None: code not written yet, not a crash."""
+        return self.type == "Unwritten"
+
 
 @record(frozen=True)
 class Reply:
@@ -63,13 +73,12 @@ class Zygote:
 
     name = "linux"
 
-    def __init__(self, narrow: bool | None = None, started: "server.Started | None" = None) -> None:
+    def __init__(self, narrow: bool | None = None) -> None:
         """``narrow``: children will run as sandbox users, so the server first narrows what
         they can see (default: when running as root). The vector generator, which runs the
-        trusted reference as this user, passes False. ``started``: a server already started
-        (by ``server.start``, before this process imported numpy)."""
+        trusted reference as this user, passes False."""
         self._lock = threading.Lock()
-        self._adopt(started or server.start(narrow))
+        self._adopt(server.start(narrow))
 
     def _adopt(self, started: "server.Started") -> None:
         self.narrow, self.pid, self.sock = started.narrow, started.pid, started.sock

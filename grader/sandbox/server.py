@@ -1,9 +1,9 @@
-"""Starting the Linux fork server, kept free of numpy: the server is forked before the grader
-imports numpy, so both import it at once, on two cores, while the grader also loads the
-rubric and stages the submission (neither needs numpy)."""
+"""Starting the Linux fork server, and its socket: a SOCK_SEQPACKET pair that carries file
+descriptors, used through the C module (socket.py's enum classes cost milliseconds at import,
+on every grading run, for nothing needed here)."""
 from __future__ import annotations
 
-import _socket   # the C module: socket.py builds enum classes at import (~6 ms) for nothing here
+import _socket
 import os
 import sys
 import threading

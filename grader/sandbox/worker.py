@@ -371,6 +371,10 @@ class PathNotFound(LookupError):
     """An attribute path the grader reads or sets leads nowhere (its message says where)."""
 
 
+class Unwritten(PathNotFound):
+    """A path through None: the skeleton's placeholder (``self.layers = None  # TODO``)."""
+
+
 def _root(state: dict, path: str) -> tuple[Any, list[str], str]:
     """Where an attribute path starts: an object the grader built (``model.layers.0.W``), or
     the student's object (``self``); the parts left, and how the start is written."""
@@ -384,7 +388,7 @@ def _root(state: dict, path: str) -> tuple[Any, list[str], str]:
 def _step(current: Any, part: str, done: str) -> Any:
     """One step along a path: an element of a list (a number) or an attribute."""
     if current is None:
-        raise PathNotFound(f"{done} is None: not implemented yet?")
+        raise Unwritten(f"{done} is None: not implemented yet?")
     if part.lstrip("-").isdigit() and isinstance(current, (list, tuple)):
         index = int(part)
         if not -len(current) <= index < len(current):
@@ -421,7 +425,7 @@ def _set(state: dict, path: str, value: Any) -> None:
         done = _written(done, part)
     last = parts[-1]
     if current is None:
-        raise PathNotFound(f"{done} is None: not implemented yet?")
+        raise Unwritten(f"{done} is None: not implemented yet?")
     if last.lstrip("-").isdigit() and isinstance(current, list):
         current[int(last)] = value
     else:
