@@ -287,3 +287,23 @@ def test_gradescope_grades_the_homework_from_its_files_uploaded_alone(homework, 
     assert abs(results["score"] - (homework.max_score - losses)) < 1e-4
     names = {t["name"] for t in results["tests"]}
     assert "Softmax: forward: values of A" in names and "Linear: W after __init__" in names
+
+
+def test_gradescope_places_every_homework_file_uploaded_alone(homework, tmp_path):
+    """All six files of the homework uploaded loose, as a student drags them into Gradescope
+    (batchnorm.py, sgd.py and mlp.py included): each goes where the handout puts it —
+    mlp.py under models/, sgd.py under mytorch/optim/ — and the reference earns full marks."""
+    package = gradescope_pkg.build_package(homework, tmp_path / "pkg" / "autograder.zip")
+    root = tmp_path / "autograder"
+    unpack(package, root)
+    (root / "submission").mkdir(parents=True)
+    for rel in homework.files:
+        shutil.copy(ROOT / "reference" / rel, root / "submission" / Path(rel).name)
+    assert {p.name for p in (root / "submission").iterdir()} >= {"batchnorm.py", "sgd.py",
+                                                                  "mlp.py"}
+    done = run_autograder(root)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == results["max_score"] == homework.max_score, results["output"]
+    names = {t["name"] for t in results["tests"]}
+    assert "MLP4: dLdW and dLdb of every Linear layer" in names
