@@ -121,7 +121,7 @@ class _Plan:
         timeouts = Timeouts()
         watched = {c for ch in comp.checks if ch.kind == "mutation" for c in ch.cases}
         self.cases = [CaseUnit(comp, case, inputs[case.name], timeouts,
-                               echo=case.name in watched) for case in needed]
+                               watch=case.name in watched) for case in needed]
         self.probes: list = []   # the probes that run on their own
         self.probe_cases: list[str] = []
         if any(c.kind in PROBE_KINDS for c in comp.checks):
@@ -141,7 +141,7 @@ class _Plan:
                               if comp.init_rule(t).kind == "normal"})
         self.inits = [InitUnit(comp, p, dict(comp.init_rule(p).dims)) for p in random_init]
         self.forbidden = {(ch.id, case): CaseUnit(comp, comp.case(case), inputs[case],
-                                                  Timeouts(), forbid=ch.forbid, echo=False)
+                                                  Timeouts(), forbid=ch.forbid, watch=False)
                           for ch in comp.checks if ch.kind == "forbidden" for case in ch.cases}
         self.units = [*self.cases, *self.probes, *self.inits, *self.forbidden.values()]
 

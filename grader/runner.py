@@ -18,7 +18,6 @@ from grader.sandbox.client import Budget, Child, Problem, Reply, Zygote
 from grader.sandbox.protocol import Value
 
 INIT = "init."     # observation keys for parameters right after __init__: "init.W"
-ECHO = "echo."     # inputs as they were after the call: "echo.forward.A"
 WARMUP = "warmup."  # a first forward input, so that a layer keeping a stale input shows it
 
 
@@ -38,6 +37,7 @@ class CaseRun:
     observed: dict[str, Observed] = field(default_factory=dict)
     failed_stage: str | None = None
     failure: Problem | None = None
+    changed: dict[tuple[str, str], bool] = field(default_factory=dict)  # (call, input): edited?
 
 
 @record
@@ -171,18 +171,11 @@ class Submission:
 
 
 def changed_inputs(run: CaseRun) -> list[tuple[str, str]] | None:
-    """(method, input) for every input a call changed in place, as the child saw it after the
+    """(call, input) for every input a call changed in place, as the child saw it after the
     call; None if no call completed."""
-    changed, seen = [], False
-    for key, obs in run.observed.items():
-        if not key.startswith(ECHO) or obs.value is None:
-            continue
-        seen = True
-        method, name = key[len(ECHO):].rsplit(".", 1)   # a call's label may hold dots
-        before, after = run.inputs[name], obs.value.array
-        if after is None or after.shape != before.shape or not np.array_equal(after, before):
-            changed.append((method, name))
-    return changed if seen else None
+    if not run.changed:
+        return None
+    return [key for key, changed in run.changed.items() if changed]
 
 
 def make_inputs(comp: Component, case: Case) -> dict[str, np.ndarray]:
@@ -379,7 +372,7 @@ class CaseUnit:
     skip: CaseRun | None = None
     steps: list[tuple] = field(default_factory=list)
     forbid: tuple[str, ...] = ()       # functions that raise during every step
-    echo: bool = True                  # inputs sent back after each call (for a mutation check)
+    watch: bool = True                 # the child tells which inputs each call changed
     probe: Any = None                  # a probe.ProbeUnit that runs on in the same object
     probed: Any = None                 # its result (a probe.Probe), once finished
     _last_reply: Reply | None = None
@@ -390,7 +383,7 @@ class CaseUnit:
 
     def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
         self.skip = self.timeouts.like(self.case)
-        self.steps = _steps(self.comp, self.case, self.inputs, self.echo)
+        self.steps = _steps(self.comp, self.case, self.inputs, self.watch)
         if self.skip is not None:  # the call that timed out on a smaller case is not repeated
             cut = next(i for i, s in enumerate(self.steps) if s[0] == self.skip.failed_stage)
             self.steps = self.steps[:cut]
@@ -515,7 +508,7 @@ def call_step(call, **extra: object) -> dict:
 
 
 def _steps(comp: Component, case: Case, inputs: dict[str, np.ndarray],
-           echo: bool = True) -> list[tuple]:
+           watch: bool = True) -> list[tuple]:
     """(stage, what, request header, arrays) for every step of a case, in order."""
     # nothing to read from a constructor without parameters: answered only if it fails
     read = list(comp.observed_at_init)
@@ -526,12 +519,12 @@ def _steps(comp: Component, case: Case, inputs: dict[str, np.ndarray],
               for p in comp.params]
     first = comp.forward
     if first.inputs:   # a stale input kept from an earlier call shows on the next
-        steps.append((first.stage, "warmup", call_step(first),
+        steps.append((first.stage, "warmup", call_step(first, quiet=True),
                       [inputs[WARMUP + n] for n in first.inputs]))
     for k, call in enumerate(comp.calls):   # each call also reads what it must store
         steps += [(call.stage, "set", {"op": "set", "name": path, "quiet": True}, [inputs[value]])
                   for path, value in call.sets]
-        steps.append((call.stage, k, call_step(call, echo=echo,
+        steps.append((call.stage, k, call_step(call, watch=watch,
                                                 get=[call.path(n) for n in call.stores]),
                       [inputs[n] for n in call.inputs]))
     return steps
@@ -548,8 +541,8 @@ def _record(run: CaseRun, comp: Component, stage: str, what, reply: Reply) -> No
     call = comp.calls[what]
     if call.output:
         run.observed[call.output] = Observed(reply.values[0], stage=stage)
-    for name, echoed in zip(call.inputs, reply.echo):
-        run.observed[f"{ECHO}{stage}.{name}"] = Observed(echoed, stage=stage)
+    for name, changed in zip(call.inputs, reply.changed):
+        run.changed[(stage, name)] = changed
     for name, value in zip(call.stores, reply.got):
         run.observed[comp.stored_key(name)] = Observed(value, stage=stage)
 

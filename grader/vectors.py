@@ -248,7 +248,7 @@ def generate(rubric: Rubric) -> list[Path]:
 
 def _observe(zygote, rubric: Rubric, comp, case, inputs: dict, mistake: str | None
              ) -> dict[str, np.ndarray]:
-    from grader.runner import ECHO, INIT, Submission, run_case
+    from grader.runner import INIT, Submission, run_case
 
     classes = {comp.id: (comp.mistakes_module, mistake) if mistake else (comp.module, comp.cls)}
     sub = Submission(zygote, rubric.reference_dir.resolve(), rubric, classes=classes)
@@ -264,7 +264,7 @@ def _observe(zygote, rubric: Rubric, comp, case, inputs: dict, mistake: str | No
                           f"{p.where}\n{p.traceback}")
     return {k: np.asarray(o.value.array) for k, o in run.observed.items()
             if o.value is not None and o.value.array is not None
-            and not k.startswith((ECHO, INIT))}   # init is judged by its rule, not by values
+            and not k.startswith(INIT)}   # init is judged by its rule, not by values
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:

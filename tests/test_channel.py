@@ -291,6 +291,28 @@ class Thing:
     def forged_step(self):
         os.write(4, _frame({"ok": True, "values": [], "step": 7}))
         return 1
+
+    def forged_leftover(self):
+        os.write(4, _frame({"answers": [{"ok": True, "values": [], "step": 0}]},
+                           [("<f8", [1], bytes(8))]))
+        return 1
+
+    def forged_answers(self):
+        os.write(4, _frame({"answers": {"ok": True}}))
+        return 1
+
+    def forged_changed(self):
+        os.write(4, _frame({"answers": [{"ok": True, "values": [], "changed": ["yes"],
+                                         "step": 0}]}))
+        return 1
+
+    def doze(self):
+        time.sleep(0.7)
+        return 1
+
+    def double(self, a, b):
+        a *= 2
+        return b.sum()
 '''
 
 
@@ -524,3 +546,43 @@ def test_script_answer_out_of_turn_is_corrupt(student):
                                  ({"op": "call", "method": "total"}, [])])
     assert len(replies) == 1 and replies[0].problem.kind == "corrupt"
     assert "step 7" in replies[0].problem.message and child.dead
+
+
+def test_script_answers_travel_together_and_each_is_its_own(student):
+    """Answers that wait together arrive as one frame; each step still gets its own reply,
+    with its own values, in order."""
+    child, _ = student()
+    steps = [step for v in (1.0, 2.0, 3.0) for step in
+             (quiet_set(v), ({"op": "call", "method": "total"}, []))]
+    replies = run_script(child, steps)
+    assert [r.values[0].array.item() for r in replies[1::2]] == [1.0, 2.0, 3.0]
+    assert [r.step for r in replies[1::2]] == [1, 3, 5]
+
+
+@pytest.mark.parametrize("method", ["forged_leftover", "forged_answers", "forged_changed"])
+def test_forged_frame_of_answers_is_corrupt(student, method):
+    """A frame of answers with arrays left over, answers that are not a list, or flags that
+    are not booleans, is a corrupt Problem."""
+    child, _ = student()
+    problem = call(child, method).problem
+    assert problem is not None and problem.kind == "corrupt"
+
+
+def test_call_watched_for_changed_inputs(student):
+    """A watched call says which of its inputs it changed in place (and nothing else of
+    them comes back)."""
+    child, _ = student()
+    a, b = np.ones((2, 2)), np.ones((2, 2))
+    reply = child.request({"op": "call", "method": "double", "watch": True}, [a, b])
+    assert reply.ok and reply.changed == (True, False) and reply.values[0].array.item() == 4.0
+    assert child.request({"op": "call", "method": "double"}, [a, b]).changed == ()
+
+
+def test_quiet_call_gives_the_next_answer_its_own_time(student):
+    """An answer that follows a quiet call (a warm-up) may take a call's time for each: two
+    calls just under the limit together are not a timeout."""
+    child, _ = student()
+    steps = [({"op": "call", "method": "doze", "quiet": True}, []),
+             ({"op": "call", "method": "doze"}, [])]
+    replies = run_script(child, steps, timeout=1)
+    assert [r.ok for r in replies] == [True, True]

@@ -55,7 +55,7 @@ class Problem:
 class Reply:
     """The answer to one request: values, or a problem; plus what the student printed."""
     values: tuple[Value, ...] = ()
-    echo: tuple[Value, ...] = ()
+    changed: tuple[bool, ...] = ()   # for each input of a call: changed in place by it
     problem: Problem | None = None
     output: str = ""
     output_dropped: int = 0
@@ -158,6 +158,7 @@ class Child:
     dead: Problem | None = None
     budget: "Budget | None" = None   # the submission's, shared by every child it needs
     _rest: memoryview | None = None  # what send_early could not write yet
+    _queued: list = field(default_factory=list)   # answers read but not yet asked for (last first)
     reader: protocol.FrameReader = field(init=False)
 
     def __post_init__(self) -> None:
@@ -241,8 +242,17 @@ class Child:
         no answer may overrun. ``progress``: called with the replies so far as they come."""
         replies: list[Reply] = []
         quiet = [bool(h.get("quiet")) for h in headers[:-1]] + [False]
+        # each call of the student's code has ``timeout`` seconds: an answer that follows quiet
+        # calls (a warm-up forward) may take that long for each of them
+        calls = [h.get("op") in ("call", "construct") for h in headers]
+        allowed, spent = [], 0
+        for is_call, is_quiet in zip(calls, quiet):
+            spent += is_call
+            allowed.append(timeout * max(1, spent))
+            spent = spent if is_quiet else 0
         while len(replies) < len(headers):
-            reply = self.receive(timeout) if budget is None else budget.receive(self, timeout)
+            wait = allowed[quiet.index(False, len(replies))]
+            reply = self.receive(wait) if budget is None else budget.receive(self, wait)
             done, k = len(replies), reply.step
             if k is None and not reply.ok:    # timed out, died or corrupt: no step of its own
                 k = quiet.index(False, done)
@@ -265,6 +275,8 @@ class Child:
         return self._receive(time.monotonic() + timeout, timeout)
 
     def _receive(self, deadline: float, timeout: float) -> Reply:
+        if self._queued:   # the rest of a frame that brought several answers
+            return self._queued.pop()
         budget = self.budget
         if budget is not None:   # what the grader keeps of one submission is bounded in all
             self.reader.max_bytes = max(0, min(MAX_REPLY_BYTES, budget.bytes_left))
@@ -283,9 +295,23 @@ class Child:
         if budget is not None:
             budget.bytes_left -= sum(a.nbytes for a in arrays) + len(str(header))
         try:
-            return _reply(header, arrays)
+            answers = header.get("answers")
+            if answers is None:
+                return _reply(header, arrays)[0]
+            if not isinstance(answers, list) or not answers:
+                raise protocol.ChannelCorrupt("answers are not a list")
+            replies, index = [], 0
+            for answer in answers:
+                if not isinstance(answer, dict):
+                    raise protocol.ChannelCorrupt("an answer is not a mapping")
+                reply, index = _reply(answer, arrays, index)
+                replies.append(reply)
+            if index != len(arrays):
+                raise protocol.ChannelCorrupt("arrays left over")
         except (protocol.ChannelCorrupt, TypeError, ValueError, AttributeError) as exc:
             return self.fail(Problem("corrupt", message=f"malformed reply: {exc}"))
+        self._queued.extend(reversed(replies[1:]))
+        return replies[0]
 
     def _too_slow(self, timeout: float) -> Problem:
         """Give the child up for not taking a request within ``timeout`` seconds."""
@@ -347,7 +373,9 @@ class Budget:
         return child.receive(timeout)
 
 
-def _reply(header: dict, arrays: list[np.ndarray]) -> Reply:
+def _reply(header: dict, arrays: list[np.ndarray], index: int = 0) -> tuple[Reply, int]:
+    """The Reply an answer describes, its values taken from ``arrays`` from ``index`` on, and
+    the index of the next answer's first array."""
     out = str(header.get("out", ""))
     dropped = int(header.get("out_dropped", 0) or 0)
     step = header.get("step")
@@ -357,29 +385,24 @@ def _reply(header: dict, arrays: list[np.ndarray]) -> Reply:
         err = header.get("error") or {}
         if not isinstance(err, dict):
             raise protocol.ChannelCorrupt("error is not a mapping")
-        return Reply(problem=_problem(err), output=out, output_dropped=dropped, step=step)
+        return Reply(problem=_problem(err), output=out, output_dropped=dropped, step=step), index
     failed = header.get("failed", {})
     if not isinstance(failed, dict) or len(failed) > 1000 or not all(
             isinstance(k, str) and isinstance(v, dict) for k, v in failed.items()):
         raise protocol.ChannelCorrupt("failed is not a mapping of errors")
-    values, index = [], 0
-    if not isinstance(header.get("values", []), list) or not isinstance(header.get("echo", []),
-                                                                          list):
+    values, got = header.get("values", []), header.get("got", [])
+    changed = header.get("changed", [])
+    if not (isinstance(values, list) and isinstance(got, list) and isinstance(changed, list)):
         raise protocol.ChannelCorrupt("values are not a list")
-    for entry in header.get("values", []):
+    if len(changed) > 100 or not all(type(c) is bool for c in changed):
+        raise protocol.ChannelCorrupt("changed is not a list of booleans")
+    decoded = []
+    for entry in values + got:
         value, index = protocol.decode_value(entry, arrays, index)
-        values.append(value)
-    echo, got = [], []
-    if not isinstance(header.get("got", []), list):
-        raise protocol.ChannelCorrupt("got is not a list")
-    for entry in header.get("echo", []):
-        value, index = protocol.decode_value(entry, arrays, index)
-        echo.append(value)
-    for entry in header.get("got", []):
-        value, index = protocol.decode_value(entry, arrays, index)
-        got.append(value)
-    return Reply(tuple(values), tuple(echo), None, out, dropped, tuple(got), step,
-                 tuple((k[:100], _problem(v)) for k, v in failed.items()))
+        decoded.append(value)
+    return Reply(tuple(decoded[:len(values)]), tuple(changed), None, out, dropped,
+                 tuple(decoded[len(values):]), step,
+                 tuple((k[:100], _problem(v)) for k, v in failed.items())), index
 
 
 def _problem(err: dict) -> Problem:

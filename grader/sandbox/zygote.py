@@ -2,6 +2,7 @@
 sandboxed child per submission, and kills and reaps them with everything they started."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 import _socket
@@ -26,6 +27,10 @@ def serve(sock: _socket.socket, narrow: bool = False) -> NoReturn:
     linux.seccomp_filter()   # built once here; each child only installs it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader decides when we stop
     worker.warm()
+    # every object so far moves out of the collector's reach: a child's collections never walk
+    # (and so never copy) the pages it shares with this process
+    gc.collect()
+    gc.freeze()
     workers: dict[int, int | None] = {}   # pid -> sandbox uid
     finished: dict[int, int] = {}         # pid -> exit status, reaped early
     spare = _fork(sock)   # forked ahead, while the grader loads the rubric and stages
