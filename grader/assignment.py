@@ -11,8 +11,9 @@ from typing import Any
 from grader.errors import GraderError
 
 CHECK_KINDS = ("init", "shape", "values", "stored", "unchanged",
-               "gradcheck", "mutation", "repeatable", "linearity", "forbidden")
-CONSISTENCY_KINDS = ("gradcheck", "mutation", "repeatable", "linearity", "forbidden")
+               "gradcheck", "mutation", "repeatable", "linearity", "forbidden", "composition")
+CONSISTENCY_KINDS = ("gradcheck", "mutation", "repeatable", "linearity", "forbidden",
+                     "composition")
 PROBE_KINDS = ("gradcheck", "repeatable", "linearity")   # the ones that need extra calls
 VISIBILITIES = ("public", "hidden")
 SCALAR = "scalar"
@@ -100,6 +101,39 @@ class Check:
 
 
 @record(frozen=True)
+class ChainLayer:
+    """One layer of a composite, as another component of the assignment builds it: that
+    component's id, its constructor's arguments, and which of the composite's inputs go to
+    which of its attributes (its W from the model's layers.0.W). Where its class lives and
+    what its calls are named come from that component."""
+    component: str
+    args: tuple[int | float, ...] = ()
+    sets: tuple[tuple[str, str], ...] = ()
+    title: str = ""
+    module: str = ""
+    cls: str = ""
+    forward: str = "forward"
+    backward: str = "backward"
+
+    def words(self) -> str:
+        """How the handout writes the layer: Linear(2, 3), ReLU()."""
+        return f"{self.title}({', '.join(str(a) for a in self.args)})"
+
+
+@record(frozen=True)
+class Composition:
+    """A composite (an MLP) is its layers applied in order: forward through them, backward
+    through them in reverse. ``output`` and ``gradient`` name the composite's own forward
+    output and input gradient, which the composition check compares with that chain."""
+    layers: tuple[ChainLayer, ...]
+    output: str
+    gradient: str
+
+    def words(self) -> str:
+        return ", ".join(layer.words() for layer in self.layers)
+
+
+@record(frozen=True)
 class Limits:
     """Per-process limits for the child that runs student code."""
     call_seconds: float = 3.0
@@ -136,6 +170,7 @@ class Component:
     # model whose layers hold W, b, dLdW, dLdb): name -> nested dicts and lists of input names
     objects: tuple[tuple[str, Any], ...] = ()
     uses: tuple[str, ...] = ()      # the components this one is built from (an MLP's layers)
+    composition: Composition | None = None   # what it computes from those (a composition check)
 
     @property
     def forward(self) -> Call:
@@ -265,8 +300,10 @@ class Rubric:
 
     @property
     def packages(self) -> tuple[str, ...]:
-        """The top-level packages the components are imported from."""
-        return tuple(dict.fromkeys(c.module.split(".")[0] for c in self.components))
+        """The top-level packages the components are imported from: all of the assignment's,
+        even when only some are graded (a model imports the layers it is built from)."""
+        return tuple(dict.fromkeys(c.module.split(".")[0]
+                                   for c in self.whole or self.components))
 
     def component(self, cid: str) -> Component:
         return next(c for c in self.components if c.id == cid)

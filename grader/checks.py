@@ -37,6 +37,7 @@ class Context:
     probes: dict = field(default_factory=dict)    # case -> consistency.Probe
     samples: dict = field(default_factory=dict)   # param -> Observed, from a large layer
     forbidden: dict = field(default_factory=dict)  # (check id, case) -> CaseRun, refusing
+    chains: dict = field(default_factory=dict)     # case -> runner.Chained, its own layers
 
 
 def evaluate(check: Check, ctx: Context) -> CheckResult:

@@ -7,13 +7,15 @@ from typing import Any
 
 from grader import expr
 from grader.assignment import (CHECK_KINDS, CONSISTENCY_KINDS, DRAWS, SCALAR, VISIBILITIES,
-                               Call, Case, Check, Component, Draw, InitRule, Limits)
+                               Call, Case, ChainLayer, Check, Component, Composition, Draw,
+                               InitRule, Limits)
 from grader.errors import GraderError
 from grader.schema import Reader, flat
 
 COMPONENT_KEYS = ("id", "title", "file", "module", "class", "constructor", "constructor_kwargs",
                   "params", "calls", "gradients", "table", "init", "equations", "draw", "cases",
-                  "checks", "mistakes", "hints", "points", "tolerance", "objects", "uses")
+                  "checks", "mistakes", "hints", "points", "tolerance", "objects", "uses",
+                  "composition")
 
 
 @record(frozen=True)
@@ -86,6 +88,8 @@ def read_component(r: Reader, shared: Shared, one_layer: bool) -> Component:
                        f"({{path: new_name}}) in one of them", f"calls[{i}]")
             seen_outputs.add(name)
     comp = replace(comp, gradients=_gradients(driver.child("gradients", {}), comp))
+    if not one_layer and "composition" in r.data:
+        comp = replace(comp, composition=_composition(r.child("composition"), comp))
     where = "layer" if one_layer else r.where
     names = {n for n, _ in comp.table1}
     needed = set(comp.params) | set(comp.object_inputs())
@@ -394,6 +398,9 @@ def _checks(r: Reader, comp: Component, atol: float, rtol: float) -> tuple[Check
         _check_targets(cr, kind, targets, comp, names)
         points = cr.number("points")
         cases = _select_cases(cr, comp.cases, kind)
+        if kind == "composition" and comp.composition is None:
+            cr.fail("a composition check needs the component's composition (its layers, in "
+                    "order)", "kind")
         if kind == "gradcheck" and not comp.gradients:
             cr.fail("a gradcheck needs layer.gradients (which quantity is the gradient of which)",
                     "kind")
@@ -421,6 +428,52 @@ def _checks(r: Reader, comp: Component, atol: float, rtol: float) -> tuple[Check
     return tuple(checks)
 
 
+def _composition(r: Reader, comp: Component) -> Composition:
+    """A composite's layers, in order, and the quantities the composition check compares."""
+    r.allow("layers", "output", "gradient")
+    items = r.get("layers", list)
+    if not items:
+        r.fail("needs at least one layer", "layers")
+    names = {n for n, _ in comp.table1} | set(comp.params)
+    layers = []
+    for i, item in enumerate(items):
+        lr = Reader(item, f"{r.where}.layers[{i}]", r.path)
+        lr.allow("component", "args", "set")
+        args = lr.get("args", list, [])
+        if not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
+            lr.fail("constructor arguments must be numbers", "args")
+        sets = lr.child("set", {})
+        for attr, value in sets.data.items():
+            if not (isinstance(attr, str) and attr.isidentifier()):
+                sets.fail("must be an attribute name (W, b)", str(attr))
+            if sets.get(attr, str) not in names:
+                sets.fail(f"{value!r} is not one of the component's params or inputs", attr)
+        layers.append(ChainLayer(lr.get("component", str), tuple(args),
+                                 tuple(sets.data.items())))
+    output, gradient = r.get("output", str), r.get("gradient", str)
+    for key, name in (("output", output), ("gradient", gradient)):
+        if comp.produced_by(name) is None:
+            r.fail(f"{name!r} is neither returned nor stored by a call", key)
+    return Composition(tuple(layers), output, gradient)
+
+
+def resolve_composition(comp: Component, components: dict[str, Component],
+                        where: Reader) -> Component:
+    """Fill in each composition layer's class and method names from its own component; a
+    layer naming no component of the assignment fails with its key."""
+    if comp.composition is None:
+        return comp
+    layers = []
+    for i, layer in enumerate(comp.composition.layers):
+        used = components.get(layer.component)
+        if used is None:
+            where.fail(f"layer {layer.component!r} is not a component of this assignment",
+                       f"composition.layers[{i}].component")
+        layers.append(replace(layer, title=used.cls, module=used.module, cls=used.cls,
+                              forward=used.forward.method, backward=used.backward.method))
+    return replace(comp, composition=replace(comp.composition, layers=tuple(layers)))
+
+
 def _check_targets(r: Reader, kind: str, targets: tuple[str, ...], comp: Component,
                    names: dict) -> None:
     if kind in CONSISTENCY_KINDS:
@@ -439,7 +492,8 @@ def _check_targets(r: Reader, kind: str, targets: tuple[str, ...], comp: Compone
 
 
 def _select_cases(r: Reader, cases: tuple[Case, ...], kind: str) -> tuple[str, ...]:
-    if kind in ("gradcheck", "repeatable", "linearity", "forbidden") and "cases" not in r.data:
+    if kind in ("gradcheck", "repeatable", "linearity", "forbidden", "composition") and \
+            "cases" not in r.data:
         first = next((c.name for c in cases if c.visibility == "public" and not c.explicit),
                      cases[0].name)
         return (first,)   # probes cost calls: one small public case unless told otherwise

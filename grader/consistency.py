@@ -27,7 +27,7 @@ def evaluate(check: Check, ctx: Context) -> CheckResult:
     """Judge one consistency row."""
     judge = {"gradcheck": judge_gradcheck, "mutation": judge_mutation,
              "repeatable": judge_repeatable, "linearity": judge_linearity,
-             "forbidden": judge_forbidden}[check.kind]
+             "forbidden": judge_forbidden, "composition": judge_composition}[check.kind]
     return aggregate(check, ctx.comp, [(name, judge(check, ctx, name)) for name in check.cases])
 
 
@@ -51,6 +51,58 @@ def judge_forbidden(check: Check, ctx: Context, case: str) -> Verdict:
     if idle:
         return Verdict(False, f"could not check: {idle}", ran=False)
     return Verdict(True, f"does not call {', '.join(map(_short_name, check.forbid))}.")
+
+
+def judge_composition(check: Check, ctx: Context, case: str) -> Verdict:
+    """The composite's output and input gradient equal what the student's own layers give
+    applied in order (and, backward, in reverse): the composition is right, whatever the
+    layers compute."""
+    from grader.checks import _unusable
+
+    spec = ctx.comp.composition
+    layers = spec.words()
+    shown = {n: _display(n) for n in (spec.output, spec.gradient)}
+    chained, run = ctx.chains.get(case), ctx.runs.get(case)
+    if chained is None or run is None:
+        return Verdict(False, "not run", ran=False)
+    if chained.problem is not None:
+        p = chained.problem
+        if chained.stage == "import":
+            return Verdict(False, "not run: your module could not be imported", ran=False)
+        what = {"timeout": "did not finish in time", "budget": "ran out of time",
+                "died": "stopped the process", "corrupt": "interfered with the grader"}.get(
+            p.kind, f"raised {p.type}" + (f" ({p.where})" if p.where else ""))
+        return Verdict(False, f"could not check: your own layers applied in order ({layers}) "
+                              f"{what}", ran=False)
+    pairs = ((spec.output, chained.output), (spec.gradient, chained.gradient))
+    for name, own in pairs:
+        if own.kind != "array":
+            return Verdict(False, f"could not check: your own layers applied in order "
+                                  f"({layers}) give {own.describe()} for {shown[name]}",
+                           ran=False)
+    for name, own in pairs:   # the composite's own, returned or stored under its name
+        bad = _unusable(run.observed.get(name), name, ctx,
+                        messages.stage_words(ctx.comp.produced_by(name)))
+        if bad:
+            return bad
+    for name, own in pairs:
+        mine = run.observed[name].value.array
+        if mine.shape != own.array.shape or \
+                not compare(mine, own.array, check.atol, check.rtol).ok:
+            how = f"{layers}, and back through them in reverse" if name == spec.gradient \
+                else layers
+            return Verdict(False, f"{shown[name]} is not what your own layers give applied "
+                                  f"in order ({how})",
+                           diagnosis=hint(ctx, "not_composed", check.visibility == "hidden",
+                                          name=shown[name], how=layers))
+    return Verdict(True, f"{shown[spec.output]} and {shown[spec.gradient]} are your own layers "
+                         f"applied in order ({layers}).")
+
+
+def _display(name: str) -> str:
+    """A quantity at an attribute path as Python writes it: dLdA.0 is dLdA[0]."""
+    first, *rest = name.split(".")
+    return first + "".join(f"[{p}]" if p.lstrip("-").isdigit() else f".{p}" for p in rest)
 
 
 def _not_written(ctx: Context, run) -> str:

@@ -64,6 +64,9 @@ DEFAULT_HINTS = {
                   "every axis (np.sum without an axis){eq}.",
     "forbidden_call": "{function} is not allowed in this class: compute it from its definition "
                       "with the operations the handout allows (e.g. np.exp).",
+    "not_composed": "{name} is not your own layers applied in order ({how}): check that "
+                    "self.layers holds them in that order, and that forward runs through every "
+                    "one of them and backward through every one in reverse.",
     "signature": "{method}() does not take the arguments the handout gives it: it is called as "
                  "{call}. {fix}",
 }

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from grader.rubric import PROBE_KINDS, Check, Component, Rubric
-from grader.runner import CaseRun, CaseUnit, InitUnit, Submission, Timeouts, run_units
+from grader.runner import (CaseRun, CaseUnit, ChainUnit, InitUnit, Submission, Timeouts,
+                           run_units)
 from grader.sandbox.client import Zygote
 from grader.trace import mark
 from grader.vectors import VectorSet, case_key
@@ -80,11 +81,11 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
         from grader.checks import Context
 
         comp, plan = rubric.components[i], plans[i]
-        comp_runs, probes, samples, forbidden = plan.split(results[i])
+        comp_runs, probes, samples, forbidden, chains = plan.split(results[i])
         ctx = Context(comp, comp_runs, {c.name: verified[case_key(comp.id, c.name)]
                                         for c in comp.cases
                                         if case_key(comp.id, c.name) in verified},
-                      probes, samples, forbidden)
+                      probes, samples, forbidden, chains)
         with np.errstate(all="ignore"):  # NaN and inf from student code are judged, not warned
             judged[i] = ([evaluate(check, ctx) for check in comp.checks],
                          [(comp, run) for run in comp_runs.values()])
@@ -104,7 +105,8 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
     for i in range(len(plans)):
         if judged[i] is None:   # a component with no units at all
             judge(i)
-    checked = _built_on(rubric, [c for found, _ in judged for c in found])
+    checked = _built_on(rubric, _named_composition(rubric, [c for found, _ in judged
+                                                            for c in found]))
     runs = [r for _, found in judged for r in found]
     mark("judged")
     return _report(rubric, name or root.name, tuple(checked), runs, sub)
@@ -143,11 +145,15 @@ class _Plan:
         self.forbidden = {(ch.id, case): CaseUnit(comp, comp.case(case), inputs[case],
                                                   Timeouts(), forbid=ch.forbid, watch=False)
                           for ch in comp.checks if ch.kind == "forbidden" for case in ch.cases}
-        self.units = [*self.cases, *self.probes, *self.inits, *self.forbidden.values()]
+        self.chains = {case: ChainUnit(comp, comp.case(case), inputs[case])
+                       for ch in comp.checks if ch.kind == "composition" for case in ch.cases}
+        self.units = [*self.cases, *self.probes, *self.inits, *self.forbidden.values(),
+                      *self.chains.values()]
 
-    def split(self, results: list) -> tuple[dict, dict, dict, dict]:
+    def split(self, results: list) -> tuple[dict, dict, dict, dict, dict]:
         """The results of ``units``, in their order, as the judges take them: runs and probes
-        by case, init samples by parameter, forbidden runs by (check, case)."""
+        by case, init samples by parameter, forbidden runs by (check, case), chains of the
+        student's own layers by case."""
         it = iter(results)
         runs = {u.case.name: next(it) for u in self.cases}
         alone = {u.case.name: next(it) for u in self.probes}
@@ -156,7 +162,26 @@ class _Plan:
                   for name in self.probe_cases}
         samples = {u.param: next(it) for u in self.inits}
         forbidden = {key: next(it) for key in self.forbidden}
-        return runs, probes, samples, forbidden
+        chains = {key: next(it) for key in self.chains}
+        return runs, probes, samples, forbidden, chains
+
+
+def _named_composition(rubric: Rubric, results: list[CheckResult]) -> list[CheckResult]:
+    """A composite whose composition check fails for no named reason, while its other checks
+    name one of the component's own mistakes (layers in the wrong order): the composition
+    check takes that mistake, so the cause is said once, over every check it explains."""
+    from grader.records import replace
+
+    by_id = {c.id: c for c in rubric.components}
+    named: dict[str, tuple[str, str]] = {}
+    for r in results:
+        comp = by_id.get(r.component)
+        for mistake, text in zip(r.mistakes, r.hints):
+            if comp is not None and mistake in comp.mistakes:
+                named.setdefault(r.component, (mistake, text))
+    return [replace(r, mistakes=(named[r.component][0],), hints=(named[r.component][1],))
+            if r.kind == "composition" and r.mistakes == ("not_composed",)
+            and r.component in named else r for r in results]
 
 
 def _built_on(rubric: Rubric, results: list[CheckResult]) -> list[CheckResult]:
@@ -167,6 +192,8 @@ def _built_on(rubric: Rubric, results: list[CheckResult]) -> list[CheckResult]:
     by_id = {c.id: c for c in rubric.components}
     failing = {r.component for r in results
                if r.status != "passed" and r.max_score > 0 and r.visibility == "public"}
+    composed = {r.component for r in results if r.kind == "composition"
+                and r.status == "passed"}
     out = []
     for r in results:
         comp = by_id.get(r.component)
@@ -174,9 +201,17 @@ def _built_on(rubric: Rubric, results: list[CheckResult]) -> list[CheckResult]:
         if weak and r.status != "passed":
             one = len(weak) == 1
             it, its = ("it", "its") if one else ("them", "their")
-            text = (f"your {' and '.join(weak)} {'fails' if one else 'fail'} {its} own checks, "
-                    f"and {comp.title} is built from {it}: fix {it} first (see {its} "
-                    f"section{'' if one else 's'}), then come back to {comp.title}.")
+            fails = "fails" if one else "fail"
+            if comp.id in composed:   # checked: the model is those very layers, in order
+                text = (f"your {' and '.join(weak)} {fails} {its} own checks, and "
+                        f"{comp.title} is built from {it}. {comp.title} itself is composed "
+                        f"right (it gives what your own layers give applied in order), so "
+                        f"fixing {' and '.join(weak)} (see {its} section{'' if one else 's'}) "
+                        f"should fix this too.")
+            else:
+                text = (f"your {' and '.join(weak)} {fails} {its} own checks, and {comp.title} "
+                        f"is built from {it}: fix {it} first (see {its} "
+                        f"section{'' if one else 's'}), then come back to {comp.title}.")
             r = replace(r, mistakes=("built_on_failing", *r.mistakes), hints=(text, *r.hints))
         out.append(r)
     return out

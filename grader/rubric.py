@@ -16,7 +16,7 @@ from grader.assignment import (  # noqa: F401  (the names every module takes fro
     CHECK_KINDS, CONSISTENCY_KINDS, DRAWS, PROBE_KINDS, SCALAR, VISIBILITIES, Call, Case, Check,
     Component, Draw, InitRule, Limits, Rubric, resolve_shape, shape_words)
 from grader.component_reader import (Shared, read_component, read_hints, read_limits,
-                                     read_tolerance)
+                                     read_tolerance, resolve_composition)
 from grader.errors import GraderError
 from grader.schema import Reader
 
@@ -140,6 +140,13 @@ def parse(data: Any, path: Path) -> Rubric:
         if comp.id in seen:
             top.fail(f"duplicate component id {comp.id!r}", f"components[{i}].id")
         seen.add(comp.id)
+    by_id = {c.id: c for c in components}
+    for i, comp in enumerate(components):
+        where = Reader(top.data["components"][i], f"components[{i}]", path) if many else top
+        for used in comp.uses:
+            if used not in by_id:
+                where.fail(f"{used!r} is not a component of this assignment", "uses")
+        components[i] = resolve_composition(comp, by_id, where)
     if len(components) > 1:  # check ids are unique across the assignment: component.check
         components = [replace(c, checks=tuple(replace(ch, id=f"{c.id}.{ch.id}")
                                               for ch in c.checks)) for c in components]

@@ -73,7 +73,7 @@ class Submission:
             self.child.close()
         if self.budget is None:
             self.budget = Budget(self.rubric.limits.total_seconds)
-        classes = self.classes or {c.id: (c.module, c.cls) for c in self.rubric.components}
+        classes = self.classes or _classes(self.rubric)
         self.child = self.zygote.spawn(self.root, self.limits(), self.uid)
         self.child.budget = self.budget
         self._pending = True
@@ -168,6 +168,16 @@ class Submission:
     def close(self) -> None:
         if self.child is not None:
             self.child.close()
+
+
+def _classes(rubric: Rubric) -> dict[str, tuple[str, str]]:
+    """Every class a child imports, by component id: the components', and the layers their
+    compositions are built from (graded or not: ``--only mlp0`` still builds a Linear)."""
+    classes = {c.id: (c.module, c.cls) for c in rubric.components}
+    for comp in rubric.components:
+        for layer in (comp.composition.layers if comp.composition else ()):
+            classes.setdefault(layer.component, (layer.module, layer.cls))
+    return classes
 
 
 def changed_inputs(run: CaseRun) -> list[tuple[str, str]] | None:
@@ -428,6 +438,55 @@ class CaseUnit:
             return Probe(run.failure, run.failed_stage or "probe")
         first = self._last_reply
         return self.probe.finish(replies, None, first=first)
+
+
+@record
+class ChainUnit:
+    """A composite's case run through the student's own layers instead (see
+    assignment.Composition): what the composite should give if it applies them in order."""
+    comp: Component
+    case: Case
+    inputs: dict[str, np.ndarray]
+
+    @property
+    def key(self) -> str:
+        return self.comp.id
+
+    def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
+        comp, arrays = self.comp, []
+
+        def index(name: str) -> int:
+            arrays.append(self.inputs[name])
+            return len(arrays) - 1
+
+        layers = [{"cls": layer.component, "args": list(layer.args),
+                   "set": [[attr, index(name)] for attr, name in layer.sets],
+                   "forward": layer.forward, "backward": layer.backward}
+                  for layer in comp.composition.layers]
+        header = {"op": "chain", "layers": layers, "input": index(comp.forward.inputs[0]),
+                  "grad": index(comp.backward.inputs[0])}
+        return [(header, arrays)]
+
+    def finish(self, replies: list[Reply], setup: Problem | None) -> "Chained":
+        """The chain's output and input gradient, or why they are missing."""
+        if setup is not None:
+            return Chained(problem=setup, stage="import")
+        if not replies or not replies[-1].ok:
+            return Chained(problem=replies[-1].problem if replies else Problem("died"))
+        values = replies[-1].values
+        if len(values) != 2:
+            return Chained(problem=Problem("corrupt", message="a chain gives two values"))
+        return Chained(*values)
+
+
+@record(frozen=True)
+class Chained:
+    """What the student's own layers give applied in order: the output and the input's
+    gradient, or the problem that stopped them."""
+    output: Value | None = None
+    gradient: Value | None = None
+    problem: Problem | None = None
+    stage: str = "chain"
 
 
 @record

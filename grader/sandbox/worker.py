@@ -292,9 +292,31 @@ def _handle(header: dict, arrays: list, state: dict) -> tuple[dict, list]:
                 if before is not None:  # which inputs the call changed in place
                     reply[0]["changed"] = [_changed(a, b) for a, b in zip(arrays, before)]
                 return _also_get(reply, header, state)
+            if op == "chain":
+                return _values({}, _chain(header, arrays, state), "values")
         return _fail({"type": "ProtocolError", "message": f"unknown op {op!r}"})
     except BaseException as exc:  # student code may raise anything, SystemExit included
         return _fail(_describe_error(exc, state["root"]))
+
+
+def _chain(header: dict, arrays: list, state: dict) -> list:
+    """Layers of the student's own classes, each built with its arguments and attributes,
+    applied in order to one input and then, in reverse, to one upstream gradient: what a
+    composite of them must compute (its output and its input's gradient)."""
+    built, value = [], arrays[int(header["input"])]
+    for layer in header["layers"]:
+        cls = state["classes"].get(layer.get("cls", ""))
+        if cls is None:
+            raise LookupError(f"class {layer.get('cls')!r} was not imported")
+        obj = cls(*layer.get("args", []))
+        for attr, index in layer.get("set", []):
+            setattr(obj, str(attr), arrays[int(index)])
+        value = getattr(obj, layer["forward"])(value)
+        built.append((obj, layer))
+    grad = arrays[int(header["grad"])]
+    for obj, layer in reversed(built):
+        grad = getattr(obj, layer["backward"])(grad)
+    return [value, grad]
 
 
 def _changed(now: Any, before: np.ndarray) -> bool:
