@@ -87,3 +87,10 @@ def test_a_wrong_composition_is_refused_with_its_key(change, words):
     with pytest.raises(GraderError) as err:
         rubric_mod.parse(_homework_with(change), HOMEWORK)
     assert words in str(err.value)
+
+
+def test_a_model_graded_alone_still_imports_its_layers(grade):
+    """`--only mlp0`: the model's file imports mytorch's Linear and ReLU, which are staged
+    with it (every package of the assignment), so the reference earns full marks."""
+    report = grade(ROOT / "reference", only=["mlp0"])
+    assert report.score == report.max_score == 10, [c.messages for c in report.checks]
