@@ -87,9 +87,14 @@ def aggregate(check: Check, comp: Component, verdicts: list[tuple[str, Verdict]]
 
 # --- what an observation is -------------------------------------------------------------------
 
-def _unusable(obs: Observed | None, name: str, ctx: Context, stage: str,
+def _unusable(obs: Observed | None, name: str, ctx: Context, stage,
               stored: bool = False) -> Verdict | None:
-    """A Verdict when there is no usable array to judge, else None."""
+    """A Verdict when there is no usable array to judge, else None. ``stage``: the call as
+    messages name it, or a function giving that (worded only when there is something to
+    say)."""
+    if obs is not None and obs.problem is None and obs.value.kind == "array":
+        return None   # the usual case, decided before any words are made
+    stage = stage() if callable(stage) else stage
     if obs is None:
         return Verdict(False, f"{name} was not produced", ran=False)
     if obs.problem is not None and obs.problem.missing_path:   # said in full here
@@ -254,7 +259,7 @@ def _size_words(rule, cls: str = "layer") -> str:
 def _judge_shape(check: Check, ctx: Context, case: str, name: str) -> Verdict:
     """A returned or stored quantity has its Table 1 shape."""
     obs = ctx.runs[case].observed.get(name)
-    bad = _unusable(obs, name, ctx, _who(ctx, name))
+    bad = _unusable(obs, name, ctx, lambda: _who(ctx, name))
     if bad:
         return bad
     arr = obs.value.array
@@ -274,7 +279,7 @@ def is_scalar(arr: np.ndarray) -> bool:
 
 def _judge_value(check: Check, ctx: Context, case: str, name: str) -> Verdict:
     obs = ctx.runs[case].observed.get(name)
-    bad = _unusable(obs, name, ctx, _who(ctx, name))
+    bad = _unusable(obs, name, ctx, lambda: _who(ctx, name))
     if bad:
         return bad
     got, expected = obs.value.array, ctx.vectors[case].expected[name]
@@ -311,7 +316,7 @@ def judge_stored(check: Check, ctx: Context, case: str) -> Verdict:
     for name in check.targets:
         key = ctx.comp.stored_key(name)
         obs = ctx.runs[case].observed.get(key)
-        bad = _unusable(obs, name, ctx, _who(ctx, name), stored=True)
+        bad = _unusable(obs, name, ctx, lambda: _who(ctx, name), stored=True)
         if bad:
             if not bad.ran:
                 return bad
@@ -360,8 +365,8 @@ def judge_unchanged(check: Check, ctx: Context, case: str) -> Verdict:
     leaves the running statistics as the last training step left them, whatever they are."""
     for name, before in zip(check.targets, check.like):
         now, then = ctx.runs[case].observed.get(name), ctx.runs[case].observed.get(before)
-        bad = _unusable(then, before, ctx, _who(ctx, before)) or \
-            _unusable(now, name, ctx, _who(ctx, name))
+        bad = _unusable(then, before, ctx, lambda: _who(ctx, before)) or \
+            _unusable(now, name, ctx, lambda: _who(ctx, name))
         if bad:
             return bad
         a, b = now.value.array, then.value.array

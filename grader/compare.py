@@ -35,9 +35,10 @@ class Comparison:
 
 
 def as_float(arr: np.ndarray) -> np.ndarray | None:
-    """The array as float64, or None if its dtype is not numeric."""
+    """The array as float64 (itself when it is already), or None if its dtype is not
+    numeric. Callers never write into it."""
     if arr.dtype.kind in "biuf":
-        return arr.astype(np.float64)
+        return np.asarray(arr, dtype=np.float64)
     if arr.dtype.kind == "c" and not np.any(arr.imag):
         return arr.real.astype(np.float64)
     return None
@@ -54,16 +55,17 @@ def finite(arr: np.ndarray) -> bool:
 
 def compare(got: np.ndarray, expected: np.ndarray, atol: float, rtol: float) -> Comparison:
     """Element-wise |got - expected| <= atol + rtol * |expected|, like numpy.allclose."""
-    g, e = as_float(got), expected.astype(np.float64)
+    g, e = as_float(got), np.asarray(expected, dtype=np.float64)
     total = int(e.size)
     if g is None:
         return Comparison(False, total, total)
-    nonfinite = int(np.count_nonzero(~np.isfinite(g)))
     diff = np.abs(g - e)
-    bad = ~(diff <= atol + rtol * np.abs(e))      # NaN counts as bad
-    mismatched = int(np.count_nonzero(bad))
-    if not mismatched:
+    good = diff <= atol + rtol * np.abs(e)      # NaN is never good
+    if good.all():
         return Comparison(True, total)
+    bad = ~good
+    mismatched = int(np.count_nonzero(bad))
+    nonfinite = int(np.count_nonzero(~np.isfinite(g)))
     finite = np.where(np.isfinite(diff), diff, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(np.abs(e) > 0, finite / np.abs(e), np.where(finite > 0, np.inf, 0.0))

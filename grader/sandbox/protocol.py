@@ -87,6 +87,9 @@ _DESCR = re.compile(r"[<>|=][biufc][0-9]{1,2}")
 MAX_DIMS = 32
 
 
+_DTYPES: dict[str, np.dtype] = {}   # descriptors already checked, with their dtype
+
+
 def array_layout(spec: Any) -> tuple[np.dtype, tuple[int, ...], int]:
     """The dtype, shape and byte size an ``arrays`` entry of a header announces: a plain numeric
     dtype and non-negative integer sizes only."""
@@ -94,18 +97,34 @@ def array_layout(spec: Any) -> tuple[np.dtype, tuple[int, ...], int]:
             and isinstance(spec[1], list) and len(spec[1]) <= MAX_DIMS):
         raise ChannelCorrupt(f"bad array entry {str(spec)[:80]!r}")
     descr, shape = spec
-    if not _DESCR.fullmatch(descr):
-        raise ChannelCorrupt(f"bad array dtype {descr[:20]!r}: not a plain numeric dtype")
-    try:
-        dtype = np.dtype(descr)
-    except TypeError:
-        raise ChannelCorrupt(f"bad array dtype {descr!r}") from None
+    dtype = _DTYPES.get(descr)
+    if dtype is None:
+        if not _DESCR.fullmatch(descr):
+            raise ChannelCorrupt(f"bad array dtype {descr[:20]!r}: not a plain numeric dtype")
+        try:
+            dtype = np.dtype(descr)
+        except TypeError:
+            raise ChannelCorrupt(f"bad array dtype {descr!r}") from None
+        _DTYPES[descr] = dtype
     size = dtype.itemsize
     for n in shape:
         if type(n) is not int or n < 0:
             raise ChannelCorrupt(f"bad array shape {str(shape)[:80]}")
         size *= n
     return dtype, tuple(shape), size
+
+
+def _arrays(body: bytearray, layouts: list) -> list[np.ndarray]:
+    """The arrays laid out one after another in ``body``: views of it (writable, and no copy)."""
+    arrays, at = [], 0
+    for dtype, shape, nbytes in layouts:
+        try:
+            arr = np.frombuffer(body, dtype, nbytes // dtype.itemsize, at).reshape(shape)
+        except (ValueError, OverflowError):   # no bytes, but sizes numpy cannot hold
+            raise ChannelCorrupt(f"bad array shape {str(list(shape))[:80]}") from None
+        arrays.append(arr)
+        at += nbytes
+    return arrays
 
 
 def decode_array(data: bytes) -> np.ndarray:
@@ -233,16 +252,10 @@ class FrameReader:
             if total > self.max_bytes:  # the whole frame, not just each part, is bounded
                 raise ChannelCorrupt(f"frame exceeds the limit of {self.max_bytes} bytes")
             layouts.append(layout)
-        arrays = []
-        for dtype, shape, nbytes in layouts:   # each read straight into an array of its own
-            try:
-                arr = np.empty(shape, dtype=dtype)
-            except (ValueError, OverflowError):   # no bytes, but sizes numpy cannot hold
-                raise ChannelCorrupt(f"bad array shape {str(list(shape))[:80]}") from None
-            if nbytes:
-                self._read_into(memoryview(arr).cast("B"), deadline)
-            arrays.append(arr)
-        return header, arrays
+        body = bytearray(total - size)   # every array's bytes, read straight in at once
+        if body:
+            self._read_into(memoryview(body), deadline)
+        return header, _arrays(body, layouts)
 
 
 def _no_constant(name: str) -> None:
@@ -261,17 +274,13 @@ def parse_frame(data: bytes) -> tuple[dict, list[np.ndarray]]:
         raise ChannelCorrupt(f"header is not JSON: {str(exc)[:200]}") from None
     if not isinstance(header, dict) or not isinstance(header.get("arrays"), list):
         raise ChannelCorrupt("header is not a mapping with a list of arrays")
-    arrays, at = [], 4 + size
-    for spec in header["arrays"]:
-        dtype, shape, nbytes = array_layout(spec)
-        if at + nbytes > len(data):
-            raise ChannelCorrupt("frame shorter than its arrays")
-        arrays.append(np.frombuffer(data, dtype, nbytes // dtype.itemsize if dtype.itemsize
-                                    else 0, at).reshape(shape).copy())
-        at += nbytes
-    if at != len(data):
+    layouts = [array_layout(spec) for spec in header["arrays"]]
+    end = 4 + size + sum(nbytes for *_, nbytes in layouts)
+    if end > len(data):
+        raise ChannelCorrupt("frame shorter than its arrays")
+    if end != len(data):
         raise ChannelCorrupt("bytes after the frame's arrays")
-    return header, arrays
+    return header, _arrays(bytearray(memoryview(data)[4 + size:]), layouts)
 
 
 @record(frozen=True)

@@ -601,10 +601,9 @@ class _Layer:
 
 
 def warm() -> None:
-    """Run once in the fork server: go through what every child does on its requests (frame
-    decoding and encoding, the steps of a script on a stand-in layer, output capture, error
-    description), so that children inherit it done (the interpreter's specialised code, the
-    caches filled on first use) instead of each paying for it."""
+    """Run once in the fork server: go through what every child does on its first request
+    (frame decoding and encoding, output capture, error description), so that children
+    inherit it done instead of each paying for it."""
     arrays = [np.zeros((2, 3)), np.zeros((3, 1), dtype=np.float32), np.int64(2), np.asarray(1.5)]
     r, w = os.pipe()
     try:
@@ -615,6 +614,19 @@ def warm() -> None:
         os.close(w)
     for value in [*arrays, None, 3, 2.5, [1.0, 2.0], object()]:
         protocol.encode_value(value)
+    protocol.encode_frame({"ok": True, "values": []}, arrays)
+    capture = Capture(16)
+    capture.write("x")
+    capture.take()
+    try:
+        raise ValueError("warm-up")
+    except ValueError as exc:
+        _describe_error(exc, os.path.dirname(__file__))
+
+
+def rehearse() -> None:
+    """Run in the fork server before it forks many children: the steps of a script on a
+    stand-in layer, past the point where the interpreter specialises their code."""
     state = {"root": os.path.dirname(__file__), "classes": {"layer": _Layer}}
     outbox = Outbox(os.open(os.devnull, os.O_WRONLY))
     A = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
@@ -626,7 +638,7 @@ def warm() -> None:
                [A]),
               ({"op": "get", "names": ["W", "b.0", "nothing"]}, [])]
     try:
-        for _ in range(20):   # past the point where the interpreter specialises the code
+        for _ in range(20):
             for k, (header, step_arrays) in enumerate(script):
                 head, out = outbox.step(lambda: _handle(header, step_arrays, state))
                 outbox.add(dict(head, out="", out_dropped=0, step=k), out)
@@ -635,10 +647,3 @@ def warm() -> None:
         os.close(outbox.fd)
         if outbox.timed:
             signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    capture = Capture(16)
-    capture.write("x")
-    capture.take()
-    try:
-        raise ValueError("warm-up")
-    except ValueError as exc:
-        _describe_error(exc, os.path.dirname(__file__))
