@@ -61,6 +61,8 @@ class Submission:
     budget: Budget | None = field(default=None, repr=False)    # set when the first child starts
     import_problems: dict[str, Problem] = field(default_factory=dict)  # by component id
     each: bool = False   # a child died with answers unsent: from then on, each is sent at once
+    presented: bytes | None = field(default=None, repr=False)   # a script sent ahead (presend)
+    first_script: bytes | None = field(default=None, repr=False)  # the first script sent
 
     def limits(self) -> dict:
         lim = self.rubric.limits
@@ -116,13 +118,36 @@ class Submission:
         """True while the import request is sent and its answer not yet read."""
         return self._pending and self.child is not None and not self.child.dead
 
+    def presend(self, script: bytes) -> None:
+        """Send, right behind the import, the script the units are expected to make (a frame
+        kept from an earlier run): the child starts on it while this process is still making
+        the units. ``send_script`` then checks that they made exactly this one."""
+        if self.importing() and self._send_problem is None:
+            problem = self.child.send_frame_early(script)
+            if problem is None:
+                self.presented = script
+
     def send_script(self, steps: list[tuple[dict, list[np.ndarray]]],
                     after_import: bool = False) -> Problem | None:
         """Send many requests as one; the child answers each in turn, stopping at a failure.
         ``after_import``: behind an import not yet answered, written as far as the channel
-        takes it now (the rest before the replies are read)."""
-        return self.child.send_script(steps, self.budget.limit(self.rubric.limits.call_seconds),
-                                      early=after_import, each=self.each)
+        takes it now (the rest before the replies are read). A script sent ahead
+        (``presend``) that is this one is not sent again; one that is not (a stale copy) costs
+        its child: a fresh one gets this script."""
+        from grader.sandbox.client import script_frame
+
+        data = script_frame(steps, self.each)
+        if self.first_script is None:
+            self.first_script = data
+        presented, self.presented = self.presented, None
+        if presented is not None:
+            if presented == data:
+                return None
+            self.start()
+        timeout = self.budget.limit(self.rubric.limits.call_seconds)
+        if after_import and self.importing():
+            return self.child.send_frame_early(data)
+        return self.child.send_frame(data, timeout)
 
     def read_replies(self, headers: list[dict], sent: Problem | None = None,
                      progress: Callable[[list[Reply]], None] | None = None) -> list[Reply]:

@@ -198,9 +198,19 @@ class Child:
     def send_early(self, header: dict, arrays: list[np.ndarray]) -> Problem | None:
         """Write what the channel takes now, without waiting: the child may still be busy (an
         import). ``flush`` writes the rest."""
+        return self.send_frame_early(protocol.encode_frame(header, list(arrays)))
+
+    def send_frame(self, data: bytes, timeout: float) -> Problem | None:
+        """Write one frame already encoded."""
         if self.dead:
             return self.dead
-        data = memoryview(protocol.encode_frame(header, list(arrays)))
+        return self._write(memoryview(data), timeout)
+
+    def send_frame_early(self, data: bytes) -> Problem | None:
+        """``send_early`` for a frame already encoded."""
+        if self.dead:
+            return self.dead
+        data = memoryview(data)
         try:
             while data:
                 data = data[os.write(self.req_fd, data[:65536]):]
@@ -224,12 +234,8 @@ class Child:
         always answers). ``early``: see ``send_early``. ``each``: the child sends each answer
         as soon as it has it (by default answers may wait a few milliseconds to go together,
         and are lost if the child dies meanwhile)."""
-        headers = [dict(h, n=len(a)) for h, a in steps]
-        if headers:
-            headers[-1].pop("quiet", None)
-        script = {"op": "script", "steps": headers, **({"each": True} if each else {})}
-        arrays = [a for _, arrs in steps for a in arrs]
-        return self.send_early(script, arrays) if early else self.send(script, arrays, timeout)
+        data = script_frame(steps, each)
+        return self.send_frame_early(data) if early else self.send_frame(data, timeout)
 
     def read_script(self, headers: list[dict], timeout: float,
                     budget: "Budget | None" = None,
@@ -371,6 +377,15 @@ class Budget:
                 return Reply(problem=child.dead)
             return reply
         return child.receive(timeout)
+
+
+def script_frame(steps: list[tuple[dict, list[np.ndarray]]], each: bool = False) -> bytes:
+    """The frame of a script (see Child.send_script)."""
+    headers = [dict(h, n=len(a)) for h, a in steps]
+    if headers:
+        headers[-1].pop("quiet", None)
+    script = {"op": "script", "steps": headers, **({"each": True} if each else {})}
+    return protocol.encode_frame(script, [a for _, arrs in steps for a in arrs])
 
 
 def _reply(header: dict, arrays: list[np.ndarray], index: int = 0) -> tuple[Reply, int]:

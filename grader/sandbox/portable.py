@@ -153,16 +153,18 @@ class PortableChild(Child):
     def send(self, header: dict, arrays: list[np.ndarray], timeout: float) -> Problem | None:
         """Write one frame from a thread, waiting at most ``timeout`` seconds for the child to
         take it."""
-        problem = self.send_early(header, arrays)
+        return self.send_frame(protocol.encode_frame(header, list(arrays)), timeout)
+
+    def send_frame(self, data: bytes, timeout: float) -> Problem | None:
+        problem = self.send_frame_early(data)
         return problem if problem is not None else self.flush(timeout)
 
-    def send_early(self, header: dict, arrays: list[np.ndarray]) -> Problem | None:
+    def send_frame_early(self, data: bytes) -> Problem | None:
         """Start writing one frame from a thread and return at once; ``flush`` waits for it."""
         if self.dead:
             return self.dead
         if self.proc is None:   # closed already
             return Problem("died")
-        data = protocol.encode_frame(header, list(arrays))
         done = threading.Event()
         failed: list[BaseException] = []
         pipe = self.proc.stdin   # the thread may outlive this child's handle (a timeout)

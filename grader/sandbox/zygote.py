@@ -27,7 +27,11 @@ def serve(sock: _socket.socket, narrow: bool = False) -> NoReturn:
     linux.seccomp_filter()   # built once here; each child only installs it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader decides when we stop
     worker.warm()
-    rehearsed = False
+    worker.rehearse()   # children inherit the worker's code specialised and its caches filled
+    # every object so far moves out of the collector's reach: a child's collections never walk
+    # (and so never copy) the pages it shares with this process (no collection first: that
+    # would cost a single grading run's child ten milliseconds)
+    gc.freeze()
     workers: dict[int, int | None] = {}   # pid -> sandbox uid
     finished: dict[int, int] = {}         # pid -> exit status, reaped early
     spare = _fork(sock)   # forked ahead, while the grader loads the rubric and stages
@@ -51,24 +55,10 @@ def serve(sock: _socket.socket, narrow: bool = False) -> NoReturn:
             for fd in fds:
                 os.close(fd)
             if msg.get("more"):   # the grader will ask again: fork the next one now
-                if not rehearsed:   # many children to come: warm them all up once, here
-                    _rehearse()
-                    rehearsed = True
                 spare = _fork(sock)
         elif msg["op"] == "reap":
             status = _reap(msg["pid"], workers, finished, spare)
             sock.send(json.dumps({"status": status}).encode())
-
-
-def _rehearse() -> None:
-    """Before forking many children (a batch): run the worker's steps on a stand-in layer, so
-    that every child inherits that code specialised and its caches filled; then move every
-    object out of the collector's reach, so that a child's collections never walk (and so
-    never copy) the pages it shares with this process. (Not before the first child: a single
-    grading run would wait for it.)"""
-    worker.rehearse()
-    gc.collect()
-    gc.freeze()
 
 
 PIPE_BYTES = 1 << 20   # a whole script's requests and replies fit: neither side waits on the other
