@@ -28,12 +28,35 @@ def main(argv: list[str] | None = None) -> int:
 VERBS = ("grade", "batch", "vectors", "handout", "gradescope", "rubric")
 
 
+class _Parser(argparse.ArgumentParser):
+    """A verb's parser, with the same help layout as the top one."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout, sized from the terminal by the os module (argparse's own way
+    imports shutil, and with it bz2 and lzma, on every run: milliseconds a `grade` run would
+    pay before it starts)."""
+
+    def __init__(self, prog: str, **kwargs) -> None:
+        if kwargs.get("width") is None:
+            try:
+                columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
+            except (ValueError, OSError):
+                columns = 80
+            kwargs["width"] = max(columns - 2, 20)
+        super().__init__(prog, **kwargs)
+
+
 def _parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line: every verb, or ``only`` that one."""
     p = argparse.ArgumentParser(
-        prog="python -m grader",
+        prog="python -m grader", formatter_class=_Formatter,
         description="Grade student implementations of neural-network layers.")
-    sub = p.add_subparsers(dest="verb", required=True)
+    sub = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
     for verb in VERBS:
         if only is None or verb == only:
             ADD[verb](sub)
