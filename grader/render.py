@@ -38,6 +38,8 @@ def _unprintable() -> re.Pattern:
 def printable(text: str) -> str:
     """``text`` with every character that could act on a terminal shown as an escape
     (ESC as \\x1b, CR as \\r); newlines (also as CR LF) and tabs stay layout."""
+    if text.isprintable():   # no control, format or surrogate character: nothing to escape
+        return text
     return _unprintable().sub(_escape, text)
 
 

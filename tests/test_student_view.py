@@ -153,3 +153,12 @@ def test_output_of_a_quiet_hidden_step_counts_as_hidden():
     assert answer_spans([loud, quiet, quiet, loud, loud], [False, False, True, False, False]) \
         == [False, False, True, True, False]
     assert answer_spans([quiet, quiet], [False, True]) == [False, True]   # the last answers
+
+
+def test_every_character_made_printable_is_one_python_calls_unprintable():
+    """printable() skips its pattern for text that str.isprintable() accepts: that is safe
+    only if no character the pattern escapes is one isprintable() accepts (all of Unicode)."""
+    pattern = re.compile(render.UNPRINTABLE)
+    assert not [hex(c) for c in range(0x110000)
+                if chr(c).isprintable() and pattern.fullmatch(chr(c))]
+    assert render.printable("red \x1b[31m\r x\u202e") == "red \\x1b[31m\\r x\\u202e"
