@@ -172,7 +172,7 @@ def staging(path: Path, rubric: Rubric) -> Iterator[Lease]:
     with uid_lease() as uid:
         # always a scratch folder: an archive is extracted there, a lone file put where the
         # handout puts it, and as root every submission is copied there for its sandbox user
-        scratch = make_folder(scratch_dir(), "grader-")
+        scratch = make_folder(scratch_dir() or temp_dir(), "grader-")
         try:
             staged = stage(path, scratch, rubric, uid)
             mark("staged")
@@ -183,6 +183,19 @@ def staging(path: Path, rubric: Rubric) -> Iterator[Lease]:
             left = tree.remove_tree(scratch)
             if left:
                 print(f"grader: note: {left} entries left in {scratch}", file=sys.stderr)
+
+
+def temp_dir() -> str:
+    """The system's folder for temporary files, as tempfile finds it: TMPDIR, TEMP or TMP
+    (macOS and Windows always set one), else /tmp; tempfile itself only where none of these
+    is a writable folder."""
+    for candidate in (*(os.environ.get(v) for v in ("TMPDIR", "TEMP", "TMP")),
+                      None if os.name == "nt" else "/tmp"):
+        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            return candidate
+    import tempfile
+
+    return tempfile.gettempdir()
 
 
 def make_folder(parent: str | Path, prefix: str) -> Path:

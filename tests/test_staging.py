@@ -271,3 +271,15 @@ def test_batch_entry_that_is_a_link(tmp_path):
     assert json.loads(results)["score"] == 0 and "symbolic link" in results
     assert CANARY not in results
     assert CANARY not in (tmp_path / "out" / "mallory" / "report.html").read_text()
+
+
+def test_scratch_folders_are_private_and_follow_tmpdir(tmp_path, monkeypatch):
+    """A scratch folder is new, named at random, readable by this user alone; without a
+    folder of the grader's own (not root), it goes where TMPDIR says."""
+    from grader import workspace
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert workspace.temp_dir() == str(tmp_path)
+    a, b = (workspace.make_folder(workspace.temp_dir(), "grader-") for _ in range(2))
+    assert a != b and a.parent == b.parent == tmp_path and a.name.startswith("grader-")
+    assert (a.stat().st_mode & 0o777) == 0o700
