@@ -323,6 +323,11 @@ def _run_in_order(sub: Submission, units: list[Unit], meanwhile: Callable[[], No
                 run.append(j)
         if not run:
             break
+        # the units that touch hidden cases go in a script of their own, sent once every
+        # public step has answered: until then the child holds no hidden data at all (not in
+        # memory, not in the channel), so nothing a public step prints can carry any
+        split = next((i for i, j in enumerate(run) if touches_hidden(units[j])), len(run))
+        run, later = (run[:split], run[split:]) if 0 < split < len(run) else (run, [])
         plans = [units[j].plan() for j in run]
         steps = [step for plan in plans for step in plan]
         # the import is on its way: the script follows it at once, so the child goes from one
@@ -334,7 +339,7 @@ def _run_in_order(sub: Submission, units: list[Unit], meanwhile: Callable[[], No
             meanwhile()
             meanwhile = None
         if not sub.usable():
-            for j in run:
+            for j in run + later:
                 finished(j, units[j].finish([], sub.setup_problem))
             break
         if not early:
@@ -373,6 +378,7 @@ def _run_in_order(sub: Submission, units: list[Unit], meanwhile: Callable[[], No
             if len(part) < len(plan) or (part and not part[-1].ok):
                 pending = run[k + 1:]
                 break
+        pending += later
     if meanwhile is not None:
         meanwhile()
 
