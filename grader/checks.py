@@ -124,10 +124,14 @@ def _attribute(ctx: Context, name: str) -> str:
     model.layers[0].W on an object the grader built."""
     call = ctx.comp.call_of(name)
     path = call.path(name) if call else name
-    parts = path.split(".")
-    text = parts[0] + "".join(f"[{p}]" if p.lstrip("-").isdigit() else f".{p}"
-                              for p in parts[1:])
-    return text if parts[0] in ctx.comp.object_names else f"self.{text}"
+    text = written(path)
+    return text if path.split(".")[0] in ctx.comp.object_names else f"self.{text}"
+
+
+def written(path: str) -> str:
+    """An attribute path as Python writes it: layers.0.W is layers[0].W, dLdA.0 is dLdA[0]."""
+    first, *rest = path.split(".")
+    return first + "".join(f"[{p}]" if p.lstrip("-").isdigit() else f".{p}" for p in rest)
 
 
 def _expected_shape(ctx: Context, name: str, case: str) -> tuple[int, ...]:

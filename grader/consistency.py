@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from grader import expr, messages
-from grader.checks import Context, Verdict, aggregate
+from grader.checks import Context, Verdict, aggregate, written
 from grader.compare import as_float, compare, finite
 from grader.diagnose import hint
 from grader.probe import GRAD_RTOL, Probe
@@ -61,7 +61,7 @@ def judge_composition(check: Check, ctx: Context, case: str) -> Verdict:
 
     spec = ctx.comp.composition
     layers = spec.words()
-    shown = {n: _display(n) for n in (spec.output, spec.gradient)}
+    shown = {n: written(n) for n in (spec.output, spec.gradient)}
     chained, run = ctx.chains.get(case), ctx.runs.get(case)
     if chained is None or run is None:
         return Verdict(False, "not run", ran=False)
@@ -97,12 +97,6 @@ def judge_composition(check: Check, ctx: Context, case: str) -> Verdict:
                                           name=shown[name], how=layers))
     return Verdict(True, f"{shown[spec.output]} and {shown[spec.gradient]} are your own layers "
                          f"applied in order ({layers}).")
-
-
-def _display(name: str) -> str:
-    """A quantity at an attribute path as Python writes it: dLdA.0 is dLdA[0]."""
-    first, *rest = name.split(".")
-    return first + "".join(f"[{p}]" if p.lstrip("-").isdigit() else f".{p}" for p in rest)
 
 
 def _not_written(ctx: Context, run) -> str:

@@ -138,7 +138,9 @@ def _script_key(rubric: Rubric, vectors) -> object:
         return ("loaded", id(rubric), id(vectors))
     import zlib
 
-    crc = _code_crc()
+    from grader import cache
+
+    crc = zlib.crc32(cache.source_version(_SCRIPT_CODE).encode())
     try:
         parts = [rubric.path.read_bytes(), repr(sorted(vectors.manifest.items())).encode(),
                  *(data for _, data in vectors.files.values()),
@@ -148,20 +150,6 @@ def _script_key(rubric: Rubric, vectors) -> object:
     for part in parts:
         crc = zlib.crc32(part, crc)
     return f"script-{crc:08x}.frame"
-
-
-def _code_crc(memo: list = []) -> int:   # noqa: B006  (computed once per process)
-    if not memo:
-        import zlib
-
-        here, crc = Path(__file__).parent, 0
-        for name in _SCRIPT_CODE:
-            try:
-                crc = zlib.crc32((here / name).read_bytes(), crc)
-            except OSError:
-                pass
-        memo.append(crc)
-    return memo[0]
 
 
 def _keep_script(key: object, data: bytes) -> None:

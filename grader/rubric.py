@@ -59,16 +59,11 @@ class _RecordsOnly(pickle.Unpickler):
 
 def _code_version() -> str:
     """What the cached records depend on: the source of the modules that define and build
-    them (a changed grader never reads a rubric cached by an older one)."""
-    here = Path(__file__).parent
-    crc = 0
-    for name in ("assignment.py", "component_reader.py", "rubric.py", "records.py",
-                 "schema.py", "expr.py"):
-        try:
-            crc = zlib.crc32((here / name).read_bytes(), crc)
-        except OSError:
-            return ""
-    return f"{crc:08x}"
+    them."""
+    from grader import cache
+
+    return cache.source_version(("assignment.py", "component_reader.py", "rubric.py",
+                                 "records.py", "schema.py", "expr.py"))
 
 
 def _cached_rubric(blob: bytes | None, text: str, path: Path) -> Rubric | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.sandbox.client import Reply
+from grader.sandbox.client import Reply, script_frame
 
 from conftest import ROOT
 from grader.sandbox.protocol import (MAX_HEADER, ChannelClosed, ChannelCorrupt, ChannelTimeout,
@@ -496,7 +496,7 @@ def test_forged_reply_with_huge_shape(student):
 # --- scripts ------------------------------------------------------------------------------
 
 def run_script(child, steps, timeout: float = 3.0):
-    assert child.send_script(steps, timeout) is None
+    assert child.send_frame(script_frame(steps), timeout) is None
     return child.read_script([h for h, _ in steps], timeout)
 
 

@@ -227,20 +227,10 @@ class Child:
             return self.dead
         return self._write(data, timeout)
 
-    def send_script(self, steps: list[tuple[dict, list[np.ndarray]]], timeout: float,
-                    early: bool = False, each: bool = False) -> Problem | None:
-        """Send many requests as one: the child runs them in turn and answers each, up to the
-        first that fails. A step marked "quiet" is answered only if it fails (the last step
-        always answers). ``early``: see ``send_early``. ``each``: the child sends each answer
-        as soon as it has it (by default answers may wait a few milliseconds to go together,
-        and are lost if the child dies meanwhile)."""
-        data = script_frame(steps, each)
-        return self.send_frame_early(data) if early else self.send_frame(data, timeout)
-
     def read_script(self, headers: list[dict], timeout: float,
                     budget: "Budget | None" = None,
                     progress: Callable[[list[Reply]], None] | None = None) -> list[Reply]:
-        """The replies to a script sent with ``send_script``: one per step up to the first that
+        """The replies to a script (``script_frame``) sent: one per step up to the first that
         failed; each answer may take ``timeout`` seconds from the one before. A quiet step
         that succeeded gets an empty reply. When the child times out or dies after quiet
         steps, the failure goes to the next step that had to answer (sets are quiet, and the
@@ -380,7 +370,10 @@ class Budget:
 
 
 def script_frame(steps: list[tuple[dict, list[np.ndarray]]], each: bool = False) -> bytes:
-    """The frame of a script (see Child.send_script)."""
+    """Many requests as one frame: the child runs them in turn and answers each, up to the
+    first that fails. A step marked "quiet" is answered only if it fails (the last step always
+    answers). ``each``: the child sends each answer as soon as it has it (by default answers
+    may wait a few milliseconds to go together, and are lost if the child dies meanwhile)."""
     headers = [dict(h, n=len(a)) for h, a in steps]
     if headers:
         headers[-1].pop("quiet", None)

@@ -37,24 +37,17 @@ class ChannelCorrupt(Exception):
 
 def encode_frame(header: dict, arrays: list[np.ndarray] = ()) -> bytes:
     """Serialise one frame."""
-    arrays = [np.asarray(a) for a in arrays]
-    header = dict(header, arrays=[[a.dtype.str, list(a.shape)] for a in arrays])
-    head = json.dumps(header, allow_nan=True).encode()
-    return b"".join([struct.pack(">I", len(head)), head, *(a.tobytes() for a in arrays)])
+    return b"".join(frame_parts(header, arrays))
 
 
-def frame_parts(header: dict, arrays: list[np.ndarray] = (), copy: bool = False) -> list:
+def frame_parts(header: dict, arrays: list[np.ndarray] = ()) -> list:
     """One frame as the pieces to write: the length and header, then each array's bytes in C
-    order (views of the arrays' memory unless ``copy``: a frame kept to be sent later must not
-    change when its arrays do)."""
+    order (views of the arrays' memory)."""
     arrays = [np.asarray(a) for a in arrays]
     header = dict(header, arrays=[[a.dtype.str, list(a.shape)] for a in arrays])
     head = json.dumps(header, allow_nan=True).encode()
-    parts = [struct.pack(">I", len(head)) + head]
-    for a in arrays:
-        flat = np.ascontiguousarray(a.reshape(-1))
-        parts.append(flat.tobytes() if copy else memoryview(flat.view(np.uint8)))
-    return parts
+    return [struct.pack(">I", len(head)) + head,
+            *(memoryview(np.ascontiguousarray(a.reshape(-1)).view(np.uint8)) for a in arrays)]
 
 
 def write_parts(fd: int, parts: list) -> None:
