@@ -147,6 +147,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         from grader.sandbox.backend import open_sandbox
 
         sandbox = open_sandbox()  # before anything secret is loaded into this process
+        sandbox.exiting = True   # one submission, then this process exits
         mark("sandbox opened")
         try:
             report, rub = _grade_one(args, sandbox)

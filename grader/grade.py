@@ -52,21 +52,31 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
     ``vectors`` may be a VectorSet not yet verified: the cases are then sent with their inputs
     at once, and the files are verified and decoded while the child works."""
     sub = Submission(zygote, root, rubric, uid=uid, hide=tuple(hide))
-    sub.start()
+    sub.order()   # the fork server makes the child ready while the units are made
     key = _script_key(rubric, vectors)
     kept = _SCRIPTS.get(key)
     if kept is None and isinstance(key, str):
         from grader import cache
 
         kept = cache.read_bytes(key)
-    if kept is not None:
-        sub.presend(kept)
-    mark("child started")
+
+    def start() -> None:
+        sub.start()
+        if kept is not None:
+            sub.presend(kept)
+        mark("child started")
+
+    plans = []
+    for comp in rubric.components:
+        if sub.child is None and sub.ordered():   # the child waits for nothing of this
+            start()
+        plans.append(_Plan(comp, vectors))
+    if sub.child is None:
+        start()
     if zygote.isolation() == "permissions only":
         from grader import workspace
 
         workspace.warn_open(list(hide))
-    plans = [_Plan(comp, vectors) for comp in rubric.components]
     verified: dict = {}
     ready: list = []
 
@@ -109,7 +119,9 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
         run_units(sub, units, meanwhile, done)
         mark("replies read")
     finally:
-        sub.close()
+        # a grader that exits next does not wait for the child to be gone: it is killed at
+        # once, and the fork server (which exits too) leaves it to the system to collect
+        sub.close(wait=not getattr(zygote, "exiting", False))
     if sub.first_script is not None and sub.first_script != kept:
         _keep_script(key, sub.first_script)
     for i in range(len(plans)):

@@ -68,6 +68,17 @@ class Submission:
         lim = self.rubric.limits
         return {"memory_mb": lim.memory_mb, "output_kb": lim.output_kb, "hide": list(self.hide)}
 
+    def order(self) -> None:
+        """Ask the fork server for this submission's child ahead (where the sandbox can): it
+        is forked while this process does other work, and ``start`` takes it."""
+        order = getattr(self.zygote, "order", None)
+        if order is not None and self.child is None:
+            order(self.limits(), self.uid)
+
+    def ordered(self) -> bool:
+        """True when ``start`` would not wait for the fork server."""
+        return getattr(self.zygote, "answered", lambda: True)()
+
     def start(self) -> None:
         """Spawn a child and send it the import request without waiting: the student's module
         loads while the parent does other work. ``ready`` collects the answer."""
@@ -190,9 +201,9 @@ class Submission:
             text = text.replace(root + os.sep, "")
         return text
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         if self.child is not None:
-            self.child.close()
+            self.child.close(wait)
 
 
 def _classes(rubric: Rubric) -> dict[str, tuple[str, str]]:

@@ -78,6 +78,8 @@ class Zygote:
         they can see (default: when running as root). The vector generator, which runs the
         trusted reference as this user, passes False."""
         self._lock = threading.Lock()
+        self._owed: list[int] = []   # children killed, not yet collected by the server (reap)
+        self._ordered: dict | None = None   # a spawn request sent ahead, not yet answered
         self._adopt(server.start(narrow))
 
     def _adopt(self, started: "server.Started") -> None:
@@ -112,6 +114,7 @@ class Zygote:
 
     view: bool | None = None   # did the server get its narrow view (known after a spawn)
     more = False   # many children will be asked for (a batch): the server forks each ahead
+    exiting = False   # this process exits after one submission: its child is not waited for
 
     def isolation(self) -> str:
         """What student code is kept from: "full view", "permissions only" or "same user"."""
@@ -123,20 +126,74 @@ class Zygote:
         """The report's log line."""
         return f"Linux fork server; {ISOLATION[self.isolation()]}"
 
+    def order(self, limits: dict, uid: int | None = None) -> None:
+        """Ask for a child now, and take it later (``spawn`` with the same limits and uid):
+        the server forks it while this process does other work."""
+        self._settle()
+        msg = {"op": "spawn", "limits": limits, "uid": uid, "more": self.more}
+        with self._lock:
+            try:
+                self.sock.send(json.dumps(msg).encode())
+            except OSError:
+                return   # spawn asks again (and starts a new server if this one died)
+            self._ordered = msg
+
+    def answered(self) -> bool:
+        """True when the child ordered is there to take (``spawn`` would not wait)."""
+        if self._ordered is None:
+            return True
+        import select
+
+        return bool(select.select([self.sock], [], [], 0)[0])
+
+    def _take_order(self, want: dict | None) -> tuple[dict, list[int]] | None:
+        """The server's answer to the order sent ahead, if it was ``want``; a child ordered
+        and no longer wanted is given back."""
+        ordered, self._ordered = self._ordered, None
+        if ordered is None:
+            return None
+        with self._lock:
+            try:
+                data, fds = server.recv_fds(self.sock, 65536, 2)
+                reply = json.loads(data) if data else None
+            except (OSError, ValueError):
+                return None
+        if reply is not None and ordered == want:
+            return reply, fds
+        for fd in fds:
+            os.close(fd)
+        if reply is not None and "pid" in reply:
+            self._ask({"op": "reap", "pid": reply["pid"]})
+        return None
+
     def spawn(self, root: Path, limits: dict, uid: int | None = None) -> "Child":
         """Fork a sandboxed child, then tell it (not the server, which forks every child and
         so must never hold a submission's path) where the student code is."""
-        reply, fds = self._ask({"op": "spawn", "limits": limits, "uid": uid, "more": self.more},
-                               want_fds=2)
+        msg = {"op": "spawn", "limits": limits, "uid": uid, "more": self.more}
+        ordered = self._take_order(msg)
+        self._settle()
+        reply, fds = ordered or self._ask(msg, want_fds=2)
         self.view = bool(reply.get("view"))
         child = Child(self, reply["pid"], fds[0], fds[1])
         child.send({"op": "setup", "root": str(root)}, [], SETUP_SECONDS)
         return child
 
-    def reap(self, pid: int) -> int | None:
-        """Kill a child with its process group and return its exit code (-N: signal N)."""
+    def reap(self, pid: int, wait: bool = True) -> int | None:
+        """Kill a child with its process group and return its exit code (-N: signal N).
+        ``wait=False``: the caller has killed it already and needs no exit code; the server
+        collects it before it forks the next child (or dies with it, if none follows)."""
+        if not wait:
+            self._owed.append(pid)
+            return None
+        self._settle()
         reply, _ = self._ask({"op": "reap", "pid": pid})
         return reply.get("status")
+
+    def _settle(self) -> None:
+        self._take_order(None)
+        owed, self._owed = self._owed, []
+        for pid in owed:
+            self._ask({"op": "reap", "pid": pid})
 
     def close(self, wait: bool = True) -> None:
         """Stop the fork server (it exits when its socket closes)."""
@@ -323,14 +380,24 @@ class Child:
         self.dead = problem
         return Reply(problem=problem)
 
-    def close(self) -> int | None:
-        """Kill the child (and its group) if still alive; return its exit code."""
+    def close(self, wait: bool = True) -> int | None:
+        """Kill the child (and its group) if still alive; return its exit code. ``wait=False``
+        (no other child follows, and nobody needs the code): killed from here, at once, and
+        collected by the fork server later; the grader does not wait for it to be gone."""
         if self.req_fd < 0:
             return None
         for fd in (self.req_fd, self.resp_fd):
             os.close(fd)
         self.req_fd = self.resp_fd = -1
-        return self.zygote.reap(self.pid)
+        if not wait:
+            import signal
+
+            for kill in (os.killpg, os.kill):   # its group (it leads one once set up), then it
+                try:
+                    kill(self.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        return self.zygote.reap(self.pid, wait)
 
 
 @record

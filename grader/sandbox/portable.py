@@ -194,8 +194,8 @@ class PortableChild(Child):
             return self._died().problem
         return None
 
-    def close(self) -> int | None:
-        """Kill the child if still alive; return its exit code."""
+    def close(self, wait: bool = True) -> int | None:
+        """Kill the child if still alive; return its exit code (here always waited for)."""
         if self.proc is None:
             return None
         proc, self.proc = self.proc, None

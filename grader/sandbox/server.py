@@ -38,12 +38,14 @@ def launch(narrow: bool, fork: bool) -> Started:
     ours, theirs = pair()
     process = None
     if fork:
+        # the server's code imported here, not after the fork: there, every page the import
+        # touches is a copy-on-write fault, and the import takes three times as long
+        from grader.sandbox import zygote
         pid = os.fork()
         if pid == 0:  # keep only the socket: no pipe of this process may leak to children
             keep = theirs.fileno()
             os.closerange(3, keep)
             os.closerange(keep + 1, 1 << 16)
-            from grader.sandbox import zygote
             zygote.serve(theirs, narrow)
     else:
         import subprocess
