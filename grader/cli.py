@@ -136,7 +136,7 @@ ADD = {"grade": _add_grade, "batch": _add_batch, "vectors": _add_vectors, "hando
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade one submission and print / write its report."""
-    from grader.output import Outputs, Renderer, emit
+    from grader.output import Outputs, Renderer, emit, use_colour
     from grader.trace import mark
 
     # templates load in a forked process meanwhile, where the OS can fork (not Windows)
@@ -156,9 +156,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     finally:
         if renderer is not None and report is None:
             renderer.cancel()
-    from grader import render
-
-    outputs = Outputs(not args.quiet, render.use_colour(sys.stdout), args.html, args.json,
+    outputs = Outputs(not args.quiet, use_colour(sys.stdout), args.html, args.json,
                       args.autolab, rub.gradescope_hidden_visibility)
     mark("graded")
     if renderer is not None:
@@ -171,6 +169,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if args.staff_output == "-":
             sys.stdout.write(staff_text(report) + "\n")
         else:
+            from grader import render
+
             render.write_text(args.staff_output, staff_text(report) + "\n")
     mark("rendered")
     return 0

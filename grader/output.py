@@ -5,7 +5,6 @@ before numpy is imported does that on the other core while the grader works, the
 report. If it fails, the grader renders in-process: the output is the same either way."""
 from __future__ import annotations
 
-import pickle
 import os
 import sys
 from grader.records import record
@@ -20,6 +19,11 @@ class Outputs:
     json: str | None = None
     autolab: bool = False
     hidden_visibility: str = "after_published"
+
+
+def use_colour(stream) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
 
 
 def emit(report, outputs: Outputs) -> None:
@@ -55,6 +59,8 @@ class Renderer:
 
     def finish(self, report, outputs: Outputs) -> None:
         """Hand the report over and wait; render here if the renderer did not succeed."""
+        import pickle   # here, not at start-up: the renderer and the sandbox start first
+
         # pickled: the renderer is this process's own fork, the one reader of this pipe
         payload = pickle.dumps((report, outputs))
         try:
@@ -73,6 +79,8 @@ class Renderer:
 
 
 def _serve(read_fd: int) -> int:
+    import pickle
+
     from grader import render
     from grader import report  # noqa: F401  (its classes, for the report sent here)
 

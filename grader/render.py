@@ -9,7 +9,6 @@ import re
 import sys
 from grader.records import replace
 from functools import lru_cache
-from typing import TextIO
 
 from grader.report import CheckResult, Report
 
@@ -104,11 +103,6 @@ def _bytecode_cache():
 
     folder = cache.folder(f"jinja-{jinja2.__version__}-t{TEMPLATE_CODE}")
     return jinja2.FileSystemBytecodeCache(str(folder)) if folder else None
-
-
-def use_colour(stream: TextIO) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
 
 
 class Paint:

@@ -13,8 +13,10 @@ from grader.records import record
 from pathlib import Path
 from typing import Iterator
 
-from grader import archive, intake, tree
-from grader.rubric import Rubric
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:   # staging's modules are imported where they are used: a grading run opens
+    from grader.rubric import Rubric   # its sandbox (private_scratch) before it needs them
 
 UID_BASE = 61000
 
@@ -180,6 +182,8 @@ def staging(path: Path, rubric: Rubric) -> Iterator[Lease]:
         finally:
             # folders thousands deep, folders chmod 000: removed as far as possible, and
             # never an exception in place of the result
+            from grader import tree
+
             left = tree.remove_tree(scratch)
             if left:
                 print(f"grader: note: {left} entries left in {scratch}", file=sys.stderr)
@@ -221,6 +225,8 @@ def stage(src: Path, scratch: Path, rubric: Rubric, uid: int | None) -> Staged:
     is graded where it is, links and all: the code runs as that user, so a link reaches nothing
     the user could not read anyway. Either way a submission that is itself a link is refused
     (a batch entry must not lead to the grader's files)."""
+    from grader import archive, intake
+
     name = archive.student_id(src)
     try:
         found = intake.gather(src, scratch, rubric)
@@ -242,6 +248,8 @@ def stage(src: Path, scratch: Path, rubric: Rubric, uid: int | None) -> Staged:
 def _copy_code(root: Path, target: Path, rubric: Rubric, boundary: Path | None) -> Path:
     """Copy what the layer's import can reach: its top-level package and top-level modules
     (not data, virtual environments or the grader a student keeps beside them)."""
+    from grader import archive
+
     packages = set(rubric.packages)
     archive.copy_tree(root, target, boundary=boundary,
                       top=lambda name: name in packages or name.endswith(".py"))
@@ -253,5 +261,7 @@ def _give(folder: Path, uid: int) -> None:
     link, and without recursion: the tree is as deep as an archive's names allow)."""
     os.chown(folder, uid, uid)
     os.chmod(folder, 0o700)
+    from grader import tree
+
     for rel, _ in tree.walk(folder, max_depth=1 << 20, max_entries=1 << 62):
         os.chown(folder.joinpath(*rel.parts), uid, uid, follow_symlinks=False)

