@@ -195,7 +195,9 @@ def serve(reader: protocol.FrameReader, resp_fd: int, capture: Capture, root: st
             if head.get("ok") and step.get("quiet"):  # answered only if it fails
                 continue
             text, dropped = capture.take()
-            head.update(out=text, out_dropped=dropped, step=k)
+            if text or dropped:   # (absent: nothing printed, as the grader reads it)
+                head.update(out=text, out_dropped=dropped)
+            head["step"] = k
             try:
                 outbox.add(head, out_arrays)
             except MemoryError:   # the student's value cannot be sent within the memory limit
@@ -642,7 +644,7 @@ def rehearse(rounds: int = 8) -> None:
         for _ in range(rounds):
             for k, (header, step_arrays) in enumerate(script):
                 head, out = outbox.step(lambda: _handle(header, step_arrays, state))
-                outbox.add(dict(head, out="", out_dropped=0, step=k), out)
+                outbox.add(dict(head, step=k), out)
             outbox.flush()
     finally:
         os.close(outbox.fd)
