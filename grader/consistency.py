@@ -124,7 +124,8 @@ def judge_gradcheck(check: Check, ctx: Context, case: str) -> Verdict:
     if p.problem:
         return _not_run(ctx, p)
     numeric_ok = all(np.isfinite(n) for pairs in p.numeric.values() for _, n in pairs)
-    bad, unusable, nonfinite = _gradient_errors(ctx, case, p, numeric_ok)
+    errors, unusable, nonfinite = _gradient_errors(ctx, case, p, numeric_ok)
+    bad = [text for _, text in errors]
     if nonfinite or not numeric_ok:
         return Verdict(False, _nonfinite_gradcheck(ctx, nonfinite, p.forward_nonfinite))
     forward_ok = _forward_matches(ctx, case)
@@ -145,10 +146,21 @@ def judge_gradcheck(check: Check, ctx: Context, case: str) -> Verdict:
     return Verdict(True, "backward agrees with finite differences of your forward.")
 
 
+def disagreeing(ctx: Context, case: str) -> list[str]:
+    """The gradients (as the rubric names them: dLdA.0, layers.0.dLdW) that disagree with the
+    finite differences of the student's own forward on ``case``."""
+    p = ctx.probes.get(case)
+    if p is None or p.problem:
+        return []
+    numeric_ok = all(np.isfinite(n) for pairs in p.numeric.values() for _, n in pairs)
+    return [grad for grad, _ in _gradient_errors(ctx, case, p, numeric_ok)[0]]
+
+
 def _gradient_errors(ctx: Context, case: str, p: Probe, numeric_ok: bool
-                     ) -> tuple[list[str], list[str], list[str]]:
-    """Gradients that disagree with the finite differences, that cannot be compared, and that
-    hold NaN or inf (compared only when the finite differences themselves are finite)."""
+                     ) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+    """Gradients that disagree with the finite differences (each with how), that cannot be
+    compared, and that hold NaN or inf (compared only when the finite differences themselves
+    are finite)."""
     dims = {k: float(v) for k, v in ctx.comp.case(case).dims}
     bad, unusable, nonfinite = [], [], []
     for wrt, grad, scale in ctx.comp.gradients:
@@ -166,7 +178,7 @@ def _gradient_errors(ctx: Context, case: str, p: Probe, numeric_ok: bool
             if not error <= GRAD_RTOL:  # written so that a NaN error fails too
                 scaled = "" if scale.strip() == "1" else \
                     f", this layer's {grad} being {scale} times it"
-                bad.append(f"{grad} (relative error {error:.2g}{scaled})")
+                bad.append((grad, f"{grad} (relative error {error:.2g}{scaled})"))
     return bad, unusable, nonfinite
 
 

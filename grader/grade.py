@@ -105,7 +105,8 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
                                         if case_key(comp.id, c.name) in verified},
                       probes, samples, forbidden, chains)
         with np.errstate(all="ignore"):  # NaN and inf from student code are judged, not warned
-            judged[i] = ([evaluate(check, ctx) for check in comp.checks],
+            found = [evaluate(check, ctx) for check in comp.checks]
+            judged[i] = (_named_gradcheck(comp, ctx, found),
                          [(comp, run) for run in comp_runs.values()])
 
     def done(j: int, result: object) -> None:
@@ -228,6 +229,35 @@ class _Plan:
         forbidden = {key: next(it) for key in self.forbidden}
         chains = {key: next(it) for key in self.chains}
         return runs, probes, samples, forbidden, chains
+
+
+def _named_gradcheck(comp: Component, ctx, results: list[CheckResult]) -> list[CheckResult]:
+    """A finite-difference check that fails only on gradients whose own public values check
+    fails under one named mistake takes that mistake: the cause is said once, over both rows
+    (dLdW divided by N; MLP4's list dLdA kept in backward order, so that dLdA[0], where the
+    check reads the input's gradient, is not it), and the gradient check is not left looking
+    like a second, unexplained fault."""
+    from grader import consistency
+    from grader.records import replace
+
+    named: dict[str, tuple[str, str]] = {}   # a quantity -> the named mistake its check found
+    for check, r in zip(comp.checks, results):
+        if check.kind == "values" and check.visibility == "public" and r.status == "failed" \
+                and r.mistakes:
+            for target in check.targets:
+                named.setdefault(target, (r.mistakes[0], r.hints[0]))
+    if not named:
+        return results
+    out = []
+    for check, r in zip(comp.checks, results):
+        if check.kind == "gradcheck" and r.status == "failed" and not r.mistakes:
+            bad = {grad for case in check.cases for grad in consistency.disagreeing(ctx, case)}
+            causes = {named.get(grad) for grad in bad}
+            if bad and len(causes) == 1 and None not in causes:
+                (mistake, hint), = causes
+                r = replace(r, mistakes=(mistake,), hints=(hint,))
+        out.append(r)
+    return out
 
 
 def _named_composition(rubric: Rubric, results: list[CheckResult]) -> list[CheckResult]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -35,3 +36,25 @@ def test_every_wrong_fixture_names_its_mistake():
         want = expectation(folder)
         if folder.name not in ("no_store_A", "no_store_N", "sigmoid_no_store_A"):  # said plainly
             assert want.get("mistakes"), f"{folder.name} has no mistake to name"
+
+
+def test_gradient_check_is_listed_under_the_cause_that_explains_it(grade):
+    """A finite-difference check that fails only on gradients whose own values check names a
+    mistake is listed under that cause (said once over both rows); one that could not compare
+    the gradients at all (a wrong shape) names nothing."""
+    from grader import render
+
+    from conftest import by_id
+
+    wrong = SUBMISSIONS / "wrong"
+    report = grade(wrong / "dLdW_mean")
+    checks = by_id(report)
+    assert checks["gradcheck"].mistakes == checks["dLdW_values"].mistakes == ("batch_mean",)
+    text = " ".join(render.terminal(report).split())
+    assert text.count("is divided by the batch size N") == 1   # one cause, its rows under it
+    explains = re.search(r"\(explains: (.*?)\) [✓✗!] ", text).group(1)
+    assert checks["dLdW_values"].title in explains and checks["gradcheck"].title in explains
+    report = grade(wrong / "mlp4_debug_lists_reversed")
+    assert by_id(report)["mlp4.gradcheck"].mistakes == ("mlp4_debug_lists_reversed",)
+    unexplained = by_id(grade(wrong / "W_not_transposed_backward"))["gradcheck"]
+    assert unexplained.status != "passed" and unexplained.mistakes == ()
