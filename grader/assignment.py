@@ -105,7 +105,9 @@ class ChainLayer:
     """One layer of a composite, as another component of the assignment builds it: that
     component's id, its constructor's arguments, and which of the composite's inputs go to
     which of its attributes (its W from the model's layers.0.W). Where its class lives and
-    what its calls are named come from that component."""
+    what its calls are named come from that component; so does whether its backward takes the
+    upstream gradient or, taking nothing, gives the derivative it is multiplied by (the
+    previous handout's activations: dLdZ = dLdA ⊙ f.backward())."""
     component: str
     args: tuple[int | float, ...] = ()
     sets: tuple[tuple[str, str], ...] = ()
@@ -114,6 +116,7 @@ class ChainLayer:
     cls: str = ""
     forward: str = "forward"
     backward: str = "backward"
+    derivative: bool = False
 
     def words(self) -> str:
         """How the handout writes the layer: Linear(2, 3), ReLU()."""

@@ -470,7 +470,8 @@ def resolve_composition(comp: Component, components: dict[str, Component],
             where.fail(f"layer {layer.component!r} is not a component of this assignment",
                        f"composition.layers[{i}].component")
         layers.append(replace(layer, title=used.cls, module=used.module, cls=used.cls,
-                              forward=used.forward.method, backward=used.backward.method))
+                              forward=used.forward.method, backward=used.backward.method,
+                              derivative=not used.backward.inputs))
     return replace(comp, composition=replace(comp.composition, layers=tuple(layers)))
 
 

@@ -503,7 +503,8 @@ class ChainUnit:
 
         layers = [{"cls": layer.component, "args": list(layer.args),
                    "set": [[attr, index(name)] for attr, name in layer.sets],
-                   "forward": layer.forward, "backward": layer.backward}
+                   "forward": layer.forward, "backward": layer.backward,
+                   **({"derivative": True} if layer.derivative else {})}
                   for layer in comp.composition.layers]
         header = {"op": "chain", "layers": layers, "input": index(comp.forward.inputs[0]),
                   "grad": index(comp.backward.inputs[0])}

@@ -121,3 +121,34 @@ def test_current_handout_mlps_are_told_so_under_the_previous_one(grade):
     for model in ("mlp1", "mlp4"):
         row = checks[f"{model}.layers_linear_only"]
         assert "self.f" in row.title and "self.layers[1].W is not set" in " ".join(row.messages)
+
+
+def test_previous_handout_mlps_on_a_wrong_linear_are_told_they_are_composed_right(grade,
+                                                                                 tmp_path):
+    """Under the previous handout too, a model is checked against the student's own layers,
+    its ReLUs' backward() (no argument: the derivative dA/dZ) multiplied into the gradient:
+    models right in composition but built on a Linear whose dLdW is twice too large are told
+    that fixing Linear should fix them; a model that adds to its ReLU's output is not."""
+    rub = rubric_mod.load(ROOT / "rubrics" / "previous-handout.yaml")
+    sub = tmp_path / "sub"
+    shutil.copytree(ROOT / "rubrics" / "previous-handout" / "reference", sub,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    linear = sub / "mytorch" / "nn" / "linear.py"
+    text = linear.read_text()
+    assert "self.dLdW = dLdZ.T @ self.A / self.N" in text
+    linear.write_text(text.replace("self.dLdW = dLdZ.T @ self.A / self.N",
+                                   "self.dLdW = 2 * dLdZ.T @ self.A / self.N"))
+    report = grade(sub, rub, vectors_mod.load(rub))
+    checks = by_id(report)
+    assert checks["linear.dLdW_values"].status == "failed"
+    for model in ("mlp0", "mlp1", "mlp4"):
+        assert checks[f"{model}.composition"].status == "passed", model
+        told = " ".join(checks[f"{model}.layer_gradients"].hints)
+        assert "your Linear fails its own checks" in told and "composed right" in told, told
+    mlp = sub / "mytorch" / "models" / "mlp.py"
+    source = mlp.read_text()
+    marker = "A1 = self.f[0].forward(Z0)"
+    assert marker in source
+    mlp.write_text(source.replace(marker, "A1 = self.f[0].forward(Z0) + 1.0", 1))
+    composed = by_id(grade(sub, rub, vectors_mod.load(rub)))["mlp0.composition"]
+    assert composed.status == "failed"

@@ -78,7 +78,7 @@ class Zygote:
         they can see (default: when running as root). The vector generator, which runs the
         trusted reference as this user, passes False."""
         self._lock = threading.Lock()
-        self._owed: list[int] = []   # children killed, not yet collected by the server (reap)
+        self._owed = 0   # answers to reaps not waited for, still to be read (see reap)
         self._ordered: dict | None = None   # a spawn request sent ahead, not yet answered
         self._adopt(server.start(narrow))
 
@@ -180,20 +180,31 @@ class Zygote:
 
     def reap(self, pid: int, wait: bool = True) -> int | None:
         """Kill a child with its process group and return its exit code (-N: signal N).
-        ``wait=False``: the caller has killed it already and needs no exit code; the server
-        collects it before it forks the next child (or dies with it, if none follows)."""
-        if not wait:
-            self._owed.append(pid)
-            return None
+        ``wait=False``: the caller has killed it already and needs no exit code: the server is
+        asked to collect it, and its answer is read before the next request (not waited for)."""
         self._settle()
+        if not wait:
+            with self._lock:
+                try:
+                    self.sock.send(json.dumps({"op": "reap", "pid": pid}).encode())
+                    self._owed += 1
+                except OSError:
+                    pass   # the server is gone, and its children with it
+            return None
         reply, _ = self._ask({"op": "reap", "pid": pid})
         return reply.get("status")
 
     def _settle(self) -> None:
+        """Read what the server still owes (an order's answer, reaps not waited for), so that
+        each request gets its own answer."""
         self._take_order(None)
-        owed, self._owed = self._owed, []
-        for pid in owed:
-            self._ask({"op": "reap", "pid": pid})
+        with self._lock:
+            while self._owed:
+                self._owed -= 1
+                try:
+                    server.recv_fds(self.sock, 65536, 0)
+                except OSError:
+                    self._owed = 0
 
     def close(self, wait: bool = True) -> None:
         """Stop the fork server (it exits when its socket closes)."""
@@ -382,8 +393,8 @@ class Child:
 
     def close(self, wait: bool = True) -> int | None:
         """Kill the child (and its group) if still alive; return its exit code. ``wait=False``
-        (no other child follows, and nobody needs the code): killed from here, at once, and
-        collected by the fork server later; the grader does not wait for it to be gone."""
+        (nobody needs the code): killed from here, at once; the fork server collects it while
+        the grader goes on, without waiting for it to be gone."""
         if self.req_fd < 0:
             return None
         for fd in (self.req_fd, self.resp_fd):

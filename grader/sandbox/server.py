@@ -43,10 +43,13 @@ def launch(narrow: bool, fork: bool) -> Started:
         from grader.sandbox import zygote
         pid = os.fork()
         if pid == 0:  # keep only the socket: no pipe of this process may leak to children
-            keep = theirs.fileno()
-            os.closerange(3, keep)
-            os.closerange(keep + 1, 1 << 16)
-            zygote.serve(theirs, narrow)
+            try:   # never back into the grader's own code below: the server ends here
+                keep = theirs.fileno()
+                os.closerange(3, keep)
+                os.closerange(keep + 1, 1 << 16)
+                zygote.serve(theirs, narrow)
+            finally:
+                os._exit(70)
     else:
         import subprocess
 

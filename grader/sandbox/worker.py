@@ -316,8 +316,9 @@ def _chain(header: dict, arrays: list, state: dict) -> list:
         value = getattr(obj, layer["forward"])(value)
         built.append((obj, layer))
     grad = arrays[int(header["grad"])]
-    for obj, layer in reversed(built):
-        grad = getattr(obj, layer["backward"])(grad)
+    for obj, layer in reversed(built):   # a "derivative" layer's backward gives dA/dZ
+        grad = grad * getattr(obj, layer["backward"])() if layer.get("derivative") else \
+            getattr(obj, layer["backward"])(grad)
     return [value, grad]
 
 
