@@ -123,7 +123,7 @@ def judge_gradcheck(check: Check, ctx: Context, case: str) -> Verdict:
     p = ctx.probes[case]
     if p.problem:
         return _not_run(ctx, p)
-    numeric_ok = all(np.isfinite(n) for pairs in p.numeric.values() for _, n in pairs)
+    numeric_ok = _numeric_ok(p)
     errors, unusable, nonfinite = _gradient_errors(ctx, case, p, numeric_ok)
     bad = [text for _, text in errors]
     if nonfinite or not numeric_ok:
@@ -152,8 +152,12 @@ def disagreeing(ctx: Context, case: str) -> list[str]:
     p = ctx.probes.get(case)
     if p is None or p.problem:
         return []
-    numeric_ok = all(np.isfinite(n) for pairs in p.numeric.values() for _, n in pairs)
-    return [grad for grad, _ in _gradient_errors(ctx, case, p, numeric_ok)[0]]
+    return [grad for grad, _ in _gradient_errors(ctx, case, p, _numeric_ok(p))[0]]
+
+
+def _numeric_ok(p: Probe) -> bool:
+    """Every finite difference of the probe is a number (none overflowed)."""
+    return all(np.isfinite(n) for pairs in p.numeric.values() for _, n in pairs)
 
 
 def _gradient_errors(ctx: Context, case: str, p: Probe, numeric_ok: bool

@@ -122,7 +122,7 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
     finally:
         # a grader that exits next does not wait for the child to be gone: it is killed at
         # once, and the fork server collects it while the report is written
-        sub.close(wait=not getattr(zygote, "exiting", False))
+        sub.close(wait=not zygote.exiting)
     if sub.first_script is not None and sub.first_script != kept:
         _keep_script(key, sub.first_script)
     for i in range(len(plans)):

@@ -71,13 +71,12 @@ class Submission:
     def order(self) -> None:
         """Ask the fork server for this submission's child ahead (where the sandbox can): it
         is forked while this process does other work, and ``start`` takes it."""
-        order = getattr(self.zygote, "order", None)
-        if order is not None and self.child is None:
-            order(self.limits(), self.uid)
+        if self.child is None:
+            self.zygote.order(self.limits(), self.uid)
 
     def ordered(self) -> bool:
-        """True when ``start`` would not wait for the fork server."""
-        return getattr(self.zygote, "answered", lambda: True)()
+        """True when ``start`` would not wait for the sandbox."""
+        return self.zygote.answered()
 
     def start(self) -> None:
         """Spawn a child and send it the import request without waiting: the student's module

@@ -11,9 +11,7 @@ import os
 import sys
 from grader.records import record
 from pathlib import Path
-from typing import Iterator
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 if TYPE_CHECKING:   # staging's modules are imported where they are used: a grading run opens
     from grader.rubric import Rubric   # its sandbox (private_scratch) before it needs them

@@ -401,13 +401,9 @@ class Child:
             os.close(fd)
         self.req_fd = self.resp_fd = -1
         if not wait:
-            import signal
+            from grader.sandbox import linux
 
-            for kill in (os.killpg, os.kill):   # its group (it leads one once set up), then it
-                try:
-                    kill(self.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            linux.kill_group(self.pid)
         return self.zygote.reap(self.pid, wait)
 
 

@@ -28,6 +28,16 @@ def adopt_orphans() -> None:
     prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
+def kill_group(pid: int) -> None:
+    """SIGKILL a sandboxed child's process group (it leads one once set up), then the child
+    itself (before that); nothing if it is gone already."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def children(pid: int) -> list[int]:
     """The live children of ``pid`` (empty where /proc does not list them)."""
     try:

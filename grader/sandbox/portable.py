@@ -33,6 +33,7 @@ class PortableSandbox:
     set-up frame names its submission."""
 
     name = "portable"
+    exiting = False   # as the fork server's; here every child is waited for
 
     def __init__(self, narrow: bool | None = None, prestart: bool = True,
                  spare: subprocess.Popen | None = None) -> None:
@@ -81,6 +82,13 @@ class PortableSandbox:
         setup = {"op": "setup", "root": str(root), "limits": limits, "uid": uid}
         child.setup_problem = child.send(setup, [], BOOT_SECONDS)
         return child
+
+    def order(self, limits: dict, uid: int | None = None) -> None:
+        """Nothing to ask ahead: the next interpreter is always booting already."""
+
+    def answered(self) -> bool:
+        """``spawn`` takes the interpreter booted ahead (see order)."""
+        return True
 
     def reap(self, pid: int) -> int | None:
         """Kill a child (with its process group where the OS has them); its exit code."""

@@ -119,11 +119,7 @@ def _reap(pid: int, workers: dict[int, int | None], finished: dict[int, int],
     if pid not in workers:
         return None
     workers.pop(pid)
-    for kill in (os.killpg, os.kill):
-        try:
-            kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    linux.kill_group(pid)
     status = finished.pop(pid, None)
     if status is None:
         try:
