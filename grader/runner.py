@@ -144,9 +144,7 @@ class Submission:
         takes it now (the rest before the replies are read). A script sent ahead
         (``presend``) that is this one is not sent again; one that is not (a stale copy) costs
         its child: a fresh one gets this script."""
-        from grader.sandbox.client import script_frame
-
-        data = script_frame(steps, self.each)
+        data = _encoded(steps, self.each)
         if self.first_script is None:
             self.first_script = data
         presented, self.presented = self.presented, None
@@ -203,6 +201,48 @@ class Submission:
     def close(self, wait: bool = True) -> None:
         if self.child is not None:
             self.child.close(wait)
+
+
+class _Remembered:
+    """Requests already made in this process, by the objects they are made from. A batch
+    worker grades every submission with the same rubric and the same inputs: each case's
+    requests (and a probe's random directions) are made once, and the first script of every
+    submission, made of those very requests, is encoded once. An entry keeps its objects, so
+    their ids stay theirs. Requests are never changed once made (a script copies its
+    headers), so the same objects always encode to the same bytes."""
+    LIMIT = 4096   # entries kept before starting afresh (a process grading rubric after rubric)
+
+    def __init__(self) -> None:
+        self.plans: dict = {}
+        self.frames: dict = {}
+
+    def plan(self, make: Callable, *objects: object, **flags: object):
+        key = (make, *map(id, objects), *flags.items())
+        hit = self.plans.get(key)
+        if hit is None:
+            if len(self.plans) >= self.LIMIT:
+                self.plans.clear()
+            hit = self.plans[key] = (objects, make(*objects, **flags))
+        return hit[1]
+
+    def encoded(self, steps: list[tuple[dict, list[np.ndarray]]], each: bool) -> bytes:
+        from grader.sandbox.client import script_frame
+
+        key = (each, *(id(x) for header, arrays in steps for x in (header, *arrays)))
+        hit = self.frames.get(key)
+        if hit is None:
+            if len(self.frames) >= 8:   # a submission's scripts: the public, then the hidden
+                self.frames.clear()
+            hit = self.frames[key] = (script_frame(steps, each), steps)   # steps: the ids' owners
+        return hit[0]
+
+
+REMEMBERED = _Remembered()
+
+
+def _encoded(steps: list[tuple[dict, list[np.ndarray]]], each: bool) -> bytes:
+    """A script's frame (see client.script_frame), encoded once for the same requests."""
+    return REMEMBERED.encoded(steps, each)
 
 
 def _classes(rubric: Rubric) -> dict[str, tuple[str, str]]:
@@ -434,13 +474,13 @@ class CaseUnit:
 
     def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
         self.skip = self.timeouts.like(self.case)
-        self.steps = _steps(self.comp, self.case, self.inputs, self.watch)
+        self.steps = REMEMBERED.plan(_steps, self.comp, self.case, self.inputs,
+                                     watch=self.watch)
         if self.skip is not None:  # the call that timed out on a smaller case is not repeated
             cut = next(i for i, s in enumerate(self.steps) if s[0] == self.skip.failed_stage)
             self.steps = self.steps[:cut]
         if self.forbid:
-            return [(dict(header, forbid=list(self.forbid)), arrays)
-                    for _, _, header, arrays in self.steps]
+            return REMEMBERED.plan(_forbidding, self.steps, forbid=self.forbid)
         planned = [(header, arrays) for _, _, header, arrays in self.steps]
         extra = self.probe.plan() if self.probe is not None and self.skip is None else []
         return planned + extra
@@ -494,20 +534,7 @@ class ChainUnit:
         return self.comp.id
 
     def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
-        comp, arrays = self.comp, []
-
-        def index(name: str) -> int:
-            arrays.append(self.inputs[name])
-            return len(arrays) - 1
-
-        layers = [{"cls": layer.component, "args": list(layer.args),
-                   "set": [[attr, index(name)] for attr, name in layer.sets],
-                   "forward": layer.forward, "backward": layer.backward,
-                   **({"derivative": True} if layer.derivative else {})}
-                  for layer in comp.composition.layers]
-        header = {"op": "chain", "layers": layers, "input": index(comp.forward.inputs[0]),
-                  "grad": index(comp.backward.inputs[0])}
-        return [(header, arrays)]
+        return REMEMBERED.plan(_chain_steps, self.comp, self.inputs)
 
     def finish(self, replies: list[Reply], setup: Problem | None) -> "Chained":
         """The chain's output and input gradient, or why they are missing."""
@@ -549,10 +576,8 @@ class InitUnit:
                        for c in self.comp.checks)
 
     def plan(self) -> list[tuple[dict, list[np.ndarray]]]:
-        comp = self.comp
-        return [({"op": "construct", "cls": comp.id,
-                  "args": [self.dims[s] for s in comp.constructor],
-                  "kwargs": dict(comp.constructor_kwargs), "get": [self.param]}, [])]
+        return REMEMBERED.plan(_init_steps, self.comp, param=self.param,
+                               dims=tuple(self.dims.items()))
 
     def finish(self, replies: list[Reply], setup: Problem | None) -> Observed:
         if setup is not None:
@@ -561,6 +586,36 @@ class InitUnit:
             return Observed(None, replies[-1].problem if replies else Problem("died"),
                             "construct")
         return Observed(replies[0].got[0], stage="init")
+
+
+def _forbidding(steps: list[tuple], forbid: tuple[str, ...]) -> list[tuple[dict, list]]:
+    """A case's requests, each with the functions that must raise while it runs."""
+    return [(dict(header, forbid=list(forbid)), arrays) for _, _, header, arrays in steps]
+
+
+def _chain_steps(comp: Component, inputs: dict[str, np.ndarray]) -> list[tuple[dict, list]]:
+    """The request that runs a case through the student's own layers (see ChainUnit)."""
+    arrays: list[np.ndarray] = []
+
+    def index(name: str) -> int:
+        arrays.append(inputs[name])
+        return len(arrays) - 1
+
+    layers = [{"cls": layer.component, "args": list(layer.args),
+               "set": [[attr, index(name)] for attr, name in layer.sets],
+               "forward": layer.forward, "backward": layer.backward,
+               **({"derivative": True} if layer.derivative else {})}
+              for layer in comp.composition.layers]
+    header = {"op": "chain", "layers": layers, "input": index(comp.forward.inputs[0]),
+              "grad": index(comp.backward.inputs[0])}
+    return [(header, arrays)]
+
+
+def _init_steps(comp: Component, param: str, dims: tuple) -> list[tuple[dict, list]]:
+    """The request that builds a layer of the given size and reads one parameter."""
+    sizes = dict(dims)
+    return [({"op": "construct", "cls": comp.id, "args": [sizes[s] for s in comp.constructor],
+              "kwargs": dict(comp.constructor_kwargs), "get": [param]}, [])]
 
 
 def run_case(sub: Submission, comp: Component, case: Case,

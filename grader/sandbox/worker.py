@@ -270,35 +270,43 @@ def _handle(header: dict, arrays: list, state: dict) -> tuple[dict, list]:
     try:
         if op == "import":
             return _ok(_import(header, state))
-        with _forbidden(header.get("forbid"), state):
-            if op == "construct":
-                cls = state["classes"].get(header.get("cls", ""))
-                if cls is None:
-                    raise LookupError(f"class {header.get('cls')!r} was not imported")
-                state["objects"] = {name: _build(spec, arrays)
-                                    for name, spec in (header.get("objects") or {}).items()}
-                args = [state["objects"][a["$object"]] if isinstance(a, dict) else a
-                        for a in header.get("args", [])]
-                state["obj"] = cls(*args, **header.get("kwargs", {}))
-                return _also_get(_ok({}), header, state)
-            if op == "set":
-                _set(state, header["name"], arrays[0])
-                return _ok({})
-            if op == "get":
-                return _values({}, [_get(state, n) for n in header["names"]], "values")
-            if op == "call":
-                method = getattr(state["obj"], header["method"])
-                before = [a.copy() for a in arrays] if header.get("watch") else None
-                result = method(*arrays, **header.get("kwargs", {}))
-                reply = _values({}, [result], "values")
-                if before is not None:  # which inputs the call changed in place
-                    reply[0]["changed"] = [_changed(a, b) for a, b in zip(arrays, before)]
-                return _also_get(reply, header, state)
-            if op == "chain":
-                return _values({}, _chain(header, arrays, state), "values")
-        return _fail({"type": "ProtocolError", "message": f"unknown op {op!r}"})
+        forbid = header.get("forbid")
+        if not forbid:
+            return _run(op, header, arrays, state)
+        with _forbidden(forbid, state):
+            return _run(op, header, arrays, state)
     except BaseException as exc:  # student code may raise anything, SystemExit included
         return _fail(_describe_error(exc, state["root"]))
+
+
+def _run(op: str, header: dict, arrays: list, state: dict) -> tuple[dict, list]:
+    """One request other than the import (raises what the student's code raises)."""
+    if op == "call":
+        method = getattr(state["obj"], header["method"])
+        before = [a.copy() for a in arrays] if header.get("watch") else None
+        result = method(*arrays, **header.get("kwargs", {}))
+        reply = _values({}, [result], "values")
+        if before is not None:  # which inputs the call changed in place
+            reply[0]["changed"] = [_changed(a, b) for a, b in zip(arrays, before)]
+        return _also_get(reply, header, state)
+    if op == "set":
+        _set(state, header["name"], arrays[0])
+        return _ok({})
+    if op == "construct":
+        cls = state["classes"].get(header.get("cls", ""))
+        if cls is None:
+            raise LookupError(f"class {header.get('cls')!r} was not imported")
+        state["objects"] = {name: _build(spec, arrays)
+                            for name, spec in (header.get("objects") or {}).items()}
+        args = [state["objects"][a["$object"]] if isinstance(a, dict) else a
+                for a in header.get("args", [])]
+        state["obj"] = cls(*args, **header.get("kwargs", {}))
+        return _also_get(_ok({}), header, state)
+    if op == "get":
+        return _values({}, [_get(state, n) for n in header["names"]], "values")
+    if op == "chain":
+        return _values({}, _chain(header, arrays, state), "values")
+    return _fail({"type": "ProtocolError", "message": f"unknown op {op!r}"})
 
 
 def _chain(header: dict, arrays: list, state: dict) -> list:
@@ -450,14 +458,26 @@ def _written(done: str, part: str) -> str:
 
 
 def _get(state: dict, path: str) -> Any:
-    current, parts, done = _root(state, path)
-    for part in parts:
-        try:
-            current = _step(current, part, done)
+    current, parts, start = _root(state, path)
+    for i, part in enumerate(parts):
+        if current is not None and not part[-1:].isdigit():   # an attribute: the usual step
+            try:
+                current = getattr(current, part)
+                continue
+            except AttributeError:
+                return _Missing(f"{_done(start, parts[:i])}.{part} is not set")
+        try:   # None, or an element of a list: said in words when it leads nowhere
+            current = _step(current, part, _done(start, parts[:i]))
         except PathNotFound as exc:
             return _Missing(str(exc))
-        done = _written(done, part)
     return current
+
+
+def _done(start: str, parts: list[str]) -> str:
+    """The part of a path already walked, as Python writes it (made only for a message)."""
+    for part in parts:
+        start = _written(start, part)
+    return start
 
 
 def _set(state: dict, path: str, value: Any) -> None:
