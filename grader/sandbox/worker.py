@@ -108,11 +108,13 @@ OUTBOX_BYTES = 256 << 10  # answers are sent at once when they come to this much
 
 class Outbox:
     """Answers waiting to be sent. They go together, as one frame written in one system call
-    that wakes the grader once: at the end of a script, when they pass OUTBOX_BYTES, once the
-    oldest has waited FLUSH_AFTER, and whenever a step runs longer than that (a timer: a step
-    that hangs never holds back the answers before it, so the grader knows which step it was).
-    A script marked "each" (the grader asks so after a child died with answers unsent), and
-    every script where there is no interval timer (Windows), has each answer sent at once."""
+    that wakes the grader once: at the end of a script, when they pass OUTBOX_BYTES, and once
+    the oldest has waited FLUSH_AFTER, checked after each step and by a timer that ticks every
+    FLUSH_AFTER while a script runs (a step that hangs never holds back the answers before
+    it, so the grader knows which step it was; one timer per script, not a system call per
+    step). A script marked "each" (the grader asks so after a child died with answers
+    unsent), and every script where there is no interval timer (Windows), has each answer
+    sent at once."""
 
     def __init__(self, fd: int) -> None:
         self.fd, self.heads, self.arrays, self.size, self.since = fd, [], [], 0, 0.0
@@ -123,8 +125,17 @@ class Outbox:
             signal.signal(signal.SIGALRM, self._alarm)
 
     def script(self, each: bool) -> None:
-        """A script begins: answer each step at once, or let answers wait together."""
+        """A script begins: answer each step at once, or let answers wait together (the
+        timer ticking until ``end``)."""
         self.each = each or not self.timed
+        if not self.each:
+            signal.setitimer(signal.ITIMER_REAL, FLUSH_AFTER, FLUSH_AFTER)
+
+    def end(self) -> None:
+        """The script is over: the timer stops and every answer goes."""
+        if self.timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        self.flush()
 
     def add(self, header: dict, arrays: list) -> None:
         # kept to be sent later: a copy, which the student's code cannot change meanwhile
@@ -155,19 +166,9 @@ class Outbox:
         finally:
             self.writing = False
 
-    def step(self, run):
-        """Run one step with the timer armed (if answers are waiting); its result."""
-        if self.each or not self.heads:
-            return run()
-        signal.setitimer(signal.ITIMER_REAL, FLUSH_AFTER)
-        try:
-            return run()
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-
     def _alarm(self, signum: int, frame: object) -> None:
-        if self.writing:   # the student's own timer, firing while we write: not now
-            return
+        if self.writing or not self.heads or time.monotonic() - self.since < FLUSH_AFTER:
+            return   # nothing has waited long (or we are writing: the student's own timer)
         try:
             self.flush()
         except BaseException:   # the grader is gone: nobody is left to answer
@@ -191,7 +192,7 @@ def serve(reader: protocol.FrameReader, resp_fd: int, capture: Capture, root: st
             arrays = _split(arrays, [int(s.get("n", 0)) for s in steps])
         outbox.script(bool(header.get("each")))
         for k, (step, step_arrays) in enumerate(zip(steps, arrays)):  # up to a failure
-            head, out_arrays = outbox.step(lambda: _handle(step, step_arrays, state))
+            head, out_arrays = _handle(step, step_arrays, state)
             if head.get("ok") and step.get("quiet"):  # answered only if it fails
                 continue
             text, dropped = capture.take()
@@ -206,7 +207,7 @@ def serve(reader: protocol.FrameReader, resp_fd: int, capture: Capture, root: st
                 outbox.add(dict(head, step=k), [])
             if not head.get("ok"):
                 break
-        outbox.flush()
+        outbox.end()
 
 
 def _split(arrays: list, counts: list[int]) -> list[list]:
@@ -663,11 +664,13 @@ def rehearse(rounds: int = 8) -> None:
               ({"op": "get", "names": ["W", "b.0", "nothing"]}, [])]
     try:
         for _ in range(rounds):
+            outbox.script(False)
             for k, (header, step_arrays) in enumerate(script):
-                head, out = outbox.step(lambda: _handle(header, step_arrays, state))
+                head, out = _handle(header, step_arrays, state)
                 outbox.add(dict(head, step=k), out)
-            outbox.flush()
+            outbox.end()
     finally:
         os.close(outbox.fd)
         if outbox.timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, signal.SIG_DFL)
