@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from grader.vectors import CaseVectors
 
 MAX_OUTPUT = 8000
+ORDER_WAIT = 0.004   # seconds the first component waits for the child ordered (a round trip)
 
 
 def grade_path(path: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSet,
@@ -67,8 +68,11 @@ def grade(root: Path, rubric: Rubric, vectors: dict[str, CaseVectors] | VectorSe
         mark("child started")
 
     plans = []
-    for comp in rubric.components:
-        if sub.child is None and sub.ordered():   # the child waits for nothing of this
+    for k, comp in enumerate(rubric.components):
+        # the child waits for nothing of this: it starts importing the student's code as
+        # soon as it is there (worth a short wait before the first component, whose inputs
+        # take milliseconds to decode)
+        if sub.child is None and sub.ordered(ORDER_WAIT if k == 0 else 0.0):
             start()
         plans.append(_Plan(comp, vectors))
     if sub.child is None:

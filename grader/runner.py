@@ -74,9 +74,10 @@ class Submission:
         if self.child is None:
             self.zygote.order(self.limits(), self.uid)
 
-    def ordered(self) -> bool:
-        """True when ``start`` would not wait for the sandbox."""
-        return self.zygote.answered()
+    def ordered(self, wait: float = 0.0) -> bool:
+        """True when ``start`` would not wait for the sandbox (waiting at most ``wait``
+        seconds for it)."""
+        return self.zygote.answered(wait)
 
     def start(self) -> None:
         """Spawn a child and send it the import request without waiting: the student's module

@@ -138,13 +138,14 @@ class Zygote:
                 return   # spawn asks again (and starts a new server if this one died)
             self._ordered = msg
 
-    def answered(self) -> bool:
-        """True when the child ordered is there to take (``spawn`` would not wait)."""
+    def answered(self, wait: float = 0.0) -> bool:
+        """True when the child ordered is there to take (``spawn`` would not wait), waiting
+        for it at most ``wait`` seconds."""
         if self._ordered is None:
             return True
         import select
 
-        return bool(select.select([self.sock], [], [], 0)[0])
+        return bool(select.select([self.sock], [], [], wait)[0])
 
     def _take_order(self, want: dict | None) -> tuple[dict, list[int]] | None:
         """The server's answer to the order sent ahead, if it was ``want``; a child ordered

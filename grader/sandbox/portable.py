@@ -86,7 +86,7 @@ class PortableSandbox:
     def order(self, limits: dict, uid: int | None = None) -> None:
         """Nothing to ask ahead: the next interpreter is always booting already."""
 
-    def answered(self) -> bool:
+    def answered(self, wait: float = 0.0) -> bool:
         """``spawn`` takes the interpreter booted ahead (see order)."""
         return True
 
