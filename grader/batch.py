@@ -171,8 +171,10 @@ class _Worker:
     current: "_Worker | None" = None
 
     def __init__(self, rubric_path: str) -> None:
+        from grader import collect_rarely
         from grader.sandbox.backend import open_sandbox
 
+        collect_rarely()
         self.zygote = open_sandbox(prestart=True)
         from grader import rubric as rubric_mod
         from grader import vectors as vectors_mod

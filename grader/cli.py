@@ -136,7 +136,10 @@ ADD = {"grade": _add_grade, "batch": _add_batch, "vectors": _add_vectors, "hando
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade one submission and print / write its report."""
+    from grader import collect_rarely
     from grader.output import Outputs, Renderer, emit, use_colour
+
+    collect_rarely()
     from grader.trace import mark
 
     # templates load in a forked process meanwhile, where the OS can fork (not Windows)
