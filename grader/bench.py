@@ -176,9 +176,9 @@ def bench_batch(rubric: Path, n: int, naive_sample: int, memory_sizes: tuple[int
         print(f"naive, {len(sample)} submissions       : "
               f"{len(sample) / naive:6.2f} s  {naive:7.1f} submissions/s")
         print(f"throughput ratio batch / naive = {rate / naive:.1f}x (target >= 10x)")
-        # the same grading on one worker: what the batch gains per core. The naive loop runs
-        # one submission at a time, the batch one per core, so the ratio above grows with the
-        # cores (this figure times the cores, less what they share)
+        # the same grading on one worker: what the batch gains without parallelism. The naive
+        # loop runs one submission at a time, the batch one per core: the ratio above is this
+        # one times what more workers add, which grows with the cores
         single = tmp / "single"
         single.mkdir()
         every = subs[::max(1, n // max(naive_sample, n // 4))]
@@ -187,8 +187,8 @@ def bench_batch(rubric: Path, n: int, naive_sample: int, memory_sizes: tuple[int
         seconds1, _ = _run_batch(single, tmp / "single-out", rubric, env, jobs=1)
         rate1 = len(every) / seconds1
         print(f"one worker, {len(every)} submissions   : {seconds1:6.2f} s  {rate1:7.1f} "
-              f"submissions/s = {rate1 / naive:.1f}x naive per core ({os.cpu_count()} cores "
-              f"here)")
+              f"submissions/s = {rate1 / naive:.1f}x naive; {os.cpu_count()} workers on "
+              f"{os.cpu_count()} cores add {rate / rate1:.2f}x")
         peaks = []
         for size in memory_sizes:
             make_class(tmp / f"class{size}", size, fixtures, base=base)
