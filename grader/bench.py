@@ -26,7 +26,13 @@ def _env() -> dict[str, str]:
     return env
 
 
+SETTLE = 0.1   # seconds between two timed commands
+
+
 def _time(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
+    """Wall time of one command, on a machine left quiet: what a command leaves running once
+    it has exited (a fork server tearing down) does not land in the next command's time."""
+    time.sleep(SETTLE)
     start = time.perf_counter()
     subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    check=True)
