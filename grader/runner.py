@@ -211,7 +211,7 @@ class _Remembered:
     submission, made of those very requests, is encoded once. An entry keeps its objects, so
     their ids stay theirs. Requests are never changed once made (a script copies its
     headers), so the same objects always encode to the same bytes."""
-    LIMIT = 4096   # entries kept before starting afresh (a process grading rubric after rubric)
+    LIMIT = 1024   # entries kept before starting afresh (a process grading rubric after rubric)
 
     def __init__(self) -> None:
         self.plans: dict = {}
