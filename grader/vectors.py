@@ -95,7 +95,10 @@ def split_cases(arrays: dict[str, np.ndarray]) -> dict[str, CaseVectors]:
     grouped: dict[str, CaseVectors] = {}
     for key, arr in arrays.items():
         comp, case, part, name = key.split("/", 3)
-        cv = grouped.setdefault(case_key(comp, case), CaseVectors({}, {}))
+        where = case_key(comp, case)
+        cv = grouped.get(where)
+        if cv is None:   # a record made per case, not per array (a run reads ~800 arrays)
+            cv = grouped[where] = CaseVectors({}, {})
         (cv.inputs if part == "in" else cv.expected)[name] = arr
     return grouped
 
