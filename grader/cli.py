@@ -138,9 +138,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
     """Grade one submission and print / write its report."""
     from grader import collect_rarely
     from grader.output import Outputs, Renderer, emit, use_colour
+    from grader.trace import mark
 
     collect_rarely()
-    from grader.trace import mark
 
     # templates load in a forked process meanwhile, where the OS can fork (not Windows)
     forks = hasattr(os, "fork") and (not args.quiet or args.html or args.json)

@@ -145,7 +145,7 @@ class Submission:
         takes it now (the rest before the replies are read). A script sent ahead
         (``presend``) that is this one is not sent again; one that is not (a stale copy) costs
         its child: a fresh one gets this script."""
-        data = _encoded(steps, self.each)
+        data = REMEMBERED.encoded(steps, self.each)
         if self.first_script is None:
             self.first_script = data
         presented, self.presented = self.presented, None
@@ -227,6 +227,7 @@ class _Remembered:
         return hit[1]
 
     def encoded(self, steps: list[tuple[dict, list[np.ndarray]]], each: bool) -> bytes:
+        """A script's frame (see client.script_frame), encoded once for the same requests."""
         from grader.sandbox.client import script_frame
 
         key = (each, *(id(x) for header, arrays in steps for x in (header, *arrays)))
@@ -239,11 +240,6 @@ class _Remembered:
 
 
 REMEMBERED = _Remembered()
-
-
-def _encoded(steps: list[tuple[dict, list[np.ndarray]]], each: bool) -> bytes:
-    """A script's frame (see client.script_frame), encoded once for the same requests."""
-    return REMEMBERED.encoded(steps, each)
 
 
 def _classes(rubric: Rubric) -> dict[str, tuple[str, str]]:

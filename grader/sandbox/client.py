@@ -130,13 +130,18 @@ class Zygote:
         """Ask for a child now, and take it later (``spawn`` with the same limits and uid):
         the server forks it while this process does other work."""
         self._settle()
-        msg = {"op": "spawn", "limits": limits, "uid": uid, "more": self.more}
+        msg = self._spawn_request(limits, uid)
         with self._lock:
             try:
                 self.sock.send(json.dumps(msg).encode())
             except OSError:
                 return   # spawn asks again (and starts a new server if this one died)
             self._ordered = msg
+
+    def _spawn_request(self, limits: dict, uid: int | None) -> dict:
+        """The request for a child: one for ``order`` and ``spawn`` alike, so that a child
+        ordered is taken exactly when it was ordered with the same limits and uid."""
+        return {"op": "spawn", "limits": limits, "uid": uid, "more": self.more}
 
     def answered(self, wait: float = 0.0) -> bool:
         """True when the child ordered is there to take (``spawn`` would not wait), waiting
@@ -170,7 +175,7 @@ class Zygote:
     def spawn(self, root: Path, limits: dict, uid: int | None = None) -> "Child":
         """Fork a sandboxed child, then tell it (not the server, which forks every child and
         so must never hold a submission's path) where the student code is."""
-        msg = {"op": "spawn", "limits": limits, "uid": uid, "more": self.more}
+        msg = self._spawn_request(limits, uid)
         ordered = self._take_order(msg)
         self._settle()
         reply, fds = ordered or self._ask(msg, want_fds=2)
